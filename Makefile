@@ -1,0 +1,39 @@
+# Two commands on a fresh machine:
+#   make run    install, migrate, load demo data, serve http://127.0.0.1:8000
+#   make test   install what the tests need and run the whole suite
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: help run test lint clean
+
+help:
+	@echo "make run   - install Docket, load demo data and serve it on http://127.0.0.1:8000"
+	@echo "make test  - install the test dependencies and run the whole test suite"
+
+$(VENV)/.runtime: requirements.txt
+	@test -x $(PY) || "$$(bin/find-python)" -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.test: requirements-test.txt requirements.txt $(VENV)/.runtime
+	$(PY) -m pip install -q -r requirements-test.txt
+	@touch $@
+
+run: $(VENV)/.runtime
+	DEBUG=true DOCKET_TASK_BACKEND=immediate DATABASE_URL= $(PY) manage.py migrate --noinput
+	DEBUG=true DOCKET_TASK_BACKEND=immediate DATABASE_URL= $(PY) manage.py seed_demo
+	@echo "Docket is starting on http://127.0.0.1:8000 (Ctrl-C stops it)"
+	DEBUG=true DOCKET_TASK_BACKEND=immediate DATABASE_URL= $(PY) manage.py runserver 127.0.0.1:8000
+
+test: $(VENV)/.test
+	@bin/ensure-chromium --best-effort
+	$(PY) -m pytest
+
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

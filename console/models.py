@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+from console.roles import Cap
+
+
+class Capability(models.Model):
+    """Carries the staff permissions (see console.roles); it has no table."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [(cap.value, cap.label) for cap in Cap]
+
+
+class AuditVerb(models.TextChoices):
+    STAFF_CREATED = "staff.created", "Staff user created"
+    STAFF_ROLE_GRANTED = "staff.role_granted", "Role granted"
+    STAFF_ROLE_REVOKED = "staff.role_revoked", "Role revoked"
+    STAFF_PASSWORD_CHANGED = "staff.password_changed", "Password changed"
+    STAFF_SETTINGS_CHANGED = "staff.settings_changed", "Personal settings changed"
+    STAFF_LOGIN = "staff.login", "Signed in"
+    STAFF_LOGOUT = "staff.logout", "Signed out"
+    STAFF_LOGIN_FAILED = "staff.login_failed", "Sign-in failed"
+    AUDIT_VERIFIED = "audit.verified", "Audit chain verified"
+    INTEGRATION_CREATED = "integration.created", "Integration created"
+    INTEGRATION_CHANGED = "integration.changed", "Integration changed"
+    API_KEY_CREATED = "api_key.created", "API key created"
+    API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    CASE_CLAIMED = "case.claimed", "Case claimed"
+    CASE_RELEASED = "case.released", "Case released"
+    CASE_SKIPPED = "case.skipped", "Case skipped"
+    CASE_LEASE_EXPIRED = "case.lease_expired", "Case lease expired"
+    CASE_DECIDED = "case.decided", "Case decided"
+    CASE_ESCALATED = "case.escalated", "Case escalated"
+    DECISION_CORRECTED = "decision.corrected", "Decision corrected"
+    QUEUE_CHANGED = "queue.changed", "Queue changed"
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def chain(self) -> AuditEntryQuerySet:
+        return self.order_by("seq")
+
+
+class AuditEntry(models.Model):
+    """Who did what to what, when and why. Append-only and hash-chained.
+
+    `seq` is contiguous from 1; `hash` covers every field and the previous
+    entry's hash, so editing, deleting or reordering a row breaks the chain
+    that `manage.py verify_audit` walks. On PostgreSQL a trigger also refuses
+    UPDATE and DELETE outright (migration 0002).
+    """
+
+    seq = models.BigIntegerField(unique=True)
+    created_at = models.DateTimeField(db_index=True)
+    actor_type = models.CharField(max_length=20)  # user / integration / system
+    actor_id = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=150, blank=True)
+    verb = models.CharField(max_length=40, choices=AuditVerb.choices)
+    target_type = models.CharField(max_length=60)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["verb", "-seq"], name="audit_verb_seq"),
+            models.Index(fields=["actor_label", "-seq"], name="audit_actor_seq"),
+            models.Index(fields=["target_type", "target_id", "-seq"], name="audit_target_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.verb} {self.target_type}:{self.target_id}"
+
+    def compute_hash(self) -> str:
+        payload = [
+            self.seq,
+            self.prev_hash,
+            self.created_at.astimezone(UTC).isoformat(),
+            self.actor_type,
+            self.actor_id,
+            self.actor_label,
+            self.verb,
+            self.target_type,
+            self.target_id,
+            self.target_label,
+            self.before,
+            self.after,
+            self.reason,
+        ]
+        raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class AuditHead(models.Model):
+    """The chain's tip: one row, locked by every writer so entries line up.
+
+    It also lets verify_audit notice entries cut off the end of the chain.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+
+
+class StaffProfile(models.Model):
+    """Per-user console settings."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    blur_sensitive = models.BooleanField(
+        default=True, help_text="Blur text in sensitive categories until I reveal it."
+    )
+
+    def __str__(self) -> str:
+        return f"settings of {self.user}"
+
+
+def jsonable(value: Any) -> Any:
+    """What a JSONField gives back after a round trip, so the hash is stable."""
+    return json.loads(json.dumps(value, default=str)) if value is not None else None
+
+
+class Heartbeat(models.Model):
+    """When a worker last ran the heartbeat job: /healthz reports its age."""
+
+    name = models.CharField(max_length=60, unique=True)
+    beat_at = models.DateTimeField()
+    runs = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,20 @@
+"""The console's navigation: each entry shows only to roles that may open it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from console.roles import Cap
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    caps: tuple[Cap, ...]
+
+
+NAV: list[NavItem] = [
+    NavItem("Dashboard", "console:home", (Cap.VIEW_DASHBOARD,)),
+    NavItem("Audit log", "console:audit", (Cap.VIEW_AUDIT,)),
+]

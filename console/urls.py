@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from console import views
+
+app_name = "console"
+
+console_patterns = [
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("password/", views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "password/done/",
+        auth_views.PasswordChangeDoneView.as_view(template_name="registration/password_change_done.html"),
+        name="password_change_done",
+    ),
+    path("settings/", views.staff_settings, name="settings"),
+    path("audit/", views.audit_log, name="audit"),
+]
+
+urlpatterns = [
+    path("", include((console_patterns, "console"))),
+]

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from console import services
+from console.access import require
+from console.filters import AuditFilter
+from console.forms import StaffSettingsForm
+from console.models import AuditEntry, StaffProfile
+from console.pagination import keyset_page
+from console.roles import Cap
+
+
+def client_address(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "")[:45]
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):  # type: ignore[no-untyped-def]
+        response = super().form_valid(form)
+        services.record_sign_in(user=form.get_user(), address=client_address(self.request))
+        return response
+
+    def form_invalid(self, form):  # type: ignore[no-untyped-def]
+        services.record_failed_sign_in(
+            username=self.request.POST.get("username", ""), address=client_address(self.request)
+        )
+        return super().form_invalid(form)
+
+
+class LogoutView(auth_views.LogoutView):
+    def post(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if request.user.is_authenticated:
+            services.record_sign_out(user=request.user)
+        return super().post(request, *args, **kwargs)
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "registration/password_change.html"
+    success_url = "/password/done/"
+
+    def form_valid(self, form):  # type: ignore[no-untyped-def]
+        response = super().form_valid(form)
+        services.record_password_change(actor=self.request.user)
+        messages.success(self.request, "Your password was changed.")
+        return response
+
+
+@require(Cap.VIEW_DASHBOARD)
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "console/home.html")
+
+
+@require(Cap.VIEW_AUDIT)
+def audit_log(request: HttpRequest) -> HttpResponse:
+    filterset = AuditFilter(request.GET, queryset=AuditEntry.objects.all())
+    page = keyset_page(filterset.qs, params=request.GET, key="seq", size=50)
+    return render(request, "console/audit.html", {"filter": filterset, "page": page})
+
+
+@require_http_methods(["GET", "POST"])
+def staff_settings(request: HttpRequest) -> HttpResponse:
+    profile, _ = StaffProfile.objects.get_or_create(user=request.user)
+    form = StaffSettingsForm(request.POST or None, initial={"blur_sensitive": profile.blur_sensitive})
+    if request.method == "POST" and form.is_valid():
+        services.update_staff_settings(actor=request.user, blur_sensitive=form.cleaned_data["blur_sensitive"])
+        messages.success(request, "Settings saved.")
+        return redirect("console:settings")
+    return render(request, "console/settings.html", {"form": form})

@@ -1,0 +1,108 @@
+"""Shared fixtures: the staff personas, and the rules for tests that need a
+real PostgreSQL, Redis or Chromium (fail in CI, skip with a reason elsewhere)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
+
+from console.roles import Role, sync_roles
+from console.services import create_staff
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PASSWORD = "a-long-test-password-4-staff"
+CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(p)), None)
+
+
+def _missing(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI needs this: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def redis_available() -> bool:
+    if not settings.REDIS_URL:
+        return False
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _requirements(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        _missing("needs PostgreSQL: set DATABASE_URL=postgres://...")
+    if request.node.get_closest_marker("redis") and not redis_available():
+        _missing("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0 with a server running")
+    if request.node.get_closest_marker("browser") and CHROMIUM is None:
+        _missing("needs Chromium at /usr/bin/chromium (bin/ensure-chromium installs it)")
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings) -> None:  # type: ignore[no-untyped-def]
+    # PBKDF2's deliberate slowness is for attackers, not for a test suite.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def roles(db: None) -> None:
+    # A flushed database (transactional tests) loses the migration's groups.
+    sync_roles(apps)
+
+
+@pytest.fixture
+def make_staff(roles: None) -> Callable[..., AbstractBaseUser]:
+    counter = iter(range(1, 10_000))
+
+    def make(role: Role, username: str | None = None) -> AbstractBaseUser:
+        name = username or f"{role.value}{next(counter)}"
+        return create_staff(actor=None, username=name, password=PASSWORD, role=role)
+
+    return make
+
+
+@pytest.fixture
+def reviewer(make_staff: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+    return make_staff(Role.REVIEWER, "rita")
+
+
+@pytest.fixture
+def senior(make_staff: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+    return make_staff(Role.SENIOR_REVIEWER, "sam")
+
+
+@pytest.fixture
+def second_senior(make_staff: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+    return make_staff(Role.SENIOR_REVIEWER, "sasha")
+
+
+@pytest.fixture
+def policy_admin(make_staff: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+    return make_staff(Role.POLICY_ADMIN, "pat")
+
+
+@pytest.fixture
+def ops(make_staff: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+    return make_staff(Role.OPS, "otto")
+
+
+@pytest.fixture
+def auditor(make_staff: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+    return make_staff(Role.AUDITOR, "ada")
+
+
+@pytest.fixture
+def outsider(roles: None) -> AbstractBaseUser:
+    """Signed in, but holds no role at all."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user("olivia", password=PASSWORD)

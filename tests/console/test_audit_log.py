@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, transaction
+from django.db.utils import DatabaseError
+
+from console.audit import record, verify_chain
+from console.models import AuditEntry, AuditHead, AuditVerb
+
+
+def _write(n: int) -> list[AuditEntry]:
+    return [
+        record(actor=None, verb=AuditVerb.QUEUE_CHANGED, target=("review.queue", i), after={"n": i}, reason=f"r{i}")
+        for i in range(1, n + 1)
+    ]
+
+
+@pytest.mark.django_db
+def test_entries_form_a_contiguous_hash_chain() -> None:
+    entries = _write(3)
+    assert [e.seq for e in entries] == [1, 2, 3]
+    assert entries[1].prev_hash == entries[0].hash and entries[2].prev_hash == entries[1].hash
+    assert AuditHead.objects.get(pk=1).hash == entries[2].hash
+    assert verify_chain() == (3, None)
+
+
+@pytest.mark.django_db
+def test_a_changed_entry_is_named_by_verify_audit() -> None:
+    _write(4)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE console_auditentry DISABLE TRIGGER console_auditentry_append_only")
+        cursor.execute("UPDATE console_auditentry SET reason = 'nothing to see' WHERE seq = 3")
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE console_auditentry ENABLE TRIGGER console_auditentry_append_only")
+    with pytest.raises(CommandError, match=r"broken at entry #3: its content does not match"):
+        call_command("verify_audit")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("seq", "message"), [(2, "entry #2 is missing"), (4, "entries after #3 are missing")])
+def test_a_deleted_entry_is_named_by_verify_audit(seq: int, message: str) -> None:
+    _write(4)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE console_auditentry DISABLE TRIGGER console_auditentry_append_only")
+        cursor.execute("DELETE FROM console_auditentry WHERE seq = %s", [seq])
+    checked, broken = verify_chain()
+    assert broken is not None and message in broken.problem
+
+
+@pytest.mark.django_db
+def test_verify_audit_reports_an_intact_chain(capsys) -> None:
+    _write(2)
+    call_command("verify_audit")
+    assert "Audit chain intact: 2 entries verified" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@pytest.mark.parametrize("statement", ["UPDATE console_auditentry SET reason = 'x'", "DELETE FROM console_auditentry"])
+def test_postgresql_refuses_to_change_or_delete_audit_rows(statement: str) -> None:
+    _write(1)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement)
+    assert AuditEntry.objects.get(seq=1).reason == "r1"

@@ -1,0 +1,90 @@
+"""Every console URL, for every role and for an anonymous visitor.
+
+A new page must be added to PAGES: test_every_console_url_is_listed fails
+until it is. `cap` is the capability that opens the page (None: any signed-in
+staff user); `kwargs` builds the objects a URL needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from console.roles import ROLE_CAPABILITIES, Cap, Role
+
+OPEN = "open"  # no login needed
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    cap: Cap | None | str
+    kwargs: Callable[[], dict[str, Any]] = field(default=dict)
+    method: str = "get"
+    ok: int = 200
+
+
+PAGES: list[Page] = [
+    Page("console:login", OPEN),
+    Page("console:logout", None, method="post", ok=302),
+    Page("console:home", Cap.VIEW_DASHBOARD),
+    Page("console:password_change", None),
+    Page("console:password_change_done", None),
+    Page("console:settings", None),
+    Page("console:audit", Cap.VIEW_AUDIT),
+]
+
+NOT_CONSOLE = ("api", "djdt")
+
+
+def _names(resolver: URLResolver | Any, prefix: str = "") -> set[str]:
+    names: set[str] = set()
+    for item in resolver.url_patterns:
+        if isinstance(item, URLResolver):
+            ns = f"{prefix}{item.namespace}:" if item.namespace else prefix
+            if item.namespace in NOT_CONSOLE:
+                continue
+            names |= _names(item, ns)
+        elif isinstance(item, URLPattern) and item.name:
+            names.add(prefix + item.name)
+    return names
+
+
+def test_every_console_url_is_listed() -> None:
+    assert _names(get_resolver()) == {page.name for page in PAGES}
+
+
+def _expected(page: Page, role: Role | None) -> int:
+    if page.cap == OPEN:
+        return page.ok if role is None else (302 if page.name == "console:login" else page.ok)
+    if role is None:
+        return 302
+    if page.cap is None or page.cap in ROLE_CAPABILITIES[role]:
+        return page.ok
+    return 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [None, *Role], ids=lambda r: r.value if r else "anonymous")
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_page_answers_each_role_as_expected(client, make_staff, page: Page, role: Role | None) -> None:
+    if role is not None:
+        client.force_login(make_staff(role))
+    url = reverse(page.name, kwargs=page.kwargs())
+    response = getattr(client, page.method)(url)
+    assert response.status_code == _expected(page, role), (page.name, role)
+    if role is None and page.cap != OPEN:
+        assert response["Location"].startswith(reverse("console:login") + "?next=")
+
+
+@pytest.mark.django_db
+def test_a_user_with_no_role_sees_no_role_page(client, outsider) -> None:
+    client.force_login(outsider)
+    for page in PAGES:
+        if isinstance(page.cap, Cap):
+            response = getattr(client, page.method)(reverse(page.name, kwargs=page.kwargs()))
+            assert response.status_code == 403, page.name
