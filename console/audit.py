@@ -99,7 +99,9 @@ def verify_chain(*, chunk_size: int = 5000) -> tuple[int, ChainBreak | None]:
         prev_hash, expected_seq, checked = entry.hash, expected_seq + 1, checked + 1
     head = AuditHead.objects.filter(pk=1).first()
     if head is not None and (head.seq, head.hash) != (checked, prev_hash if checked else head.hash):
-        return checked, ChainBreak(checked + 1, f"entries after #{checked} are missing (the chain's head is #{head.seq})")
+        return checked, ChainBreak(
+            checked + 1, f"entries after #{checked} are missing (the chain's head is #{head.seq})"
+        )
     return checked, None
 
 

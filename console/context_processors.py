@@ -16,8 +16,11 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     perms = user.get_all_permissions()
     allowed = user.is_superuser or None
     items = [
-        {"label": item.label, "url": reverse(item.url_name), "active": request.resolver_match is not None
-         and request.resolver_match.view_name == item.url_name}
+        {
+            "label": item.label,
+            "url": reverse(item.url_name),
+            "active": request.resolver_match is not None and request.resolver_match.view_name == item.url_name,
+        }
         for item in NAV
         if allowed or any(perm(cap) in perms for cap in item.caps)
     ]

@@ -10,7 +10,7 @@ from console.audit import SystemActor
 from console.roles import Role
 from console.services import create_staff
 
-DEMO_PASSWORD = "docket-demo-2026"
+DEMO_PASSWORD = "docket-demo-2026"  # noqa: S105 - published on purpose: demo data only
 DEMO_ACTOR = SystemActor("seed_demo")
 
 DEMO_STAFF: list[tuple[str, Role]] = [

@@ -19,6 +19,9 @@ class Capability(models.Model):
         default_permissions = ()
         permissions = [(cap.value, cap.label) for cap in Cap]
 
+    def __str__(self) -> str:
+        return "capability"
+
 
 class AuditVerb(models.TextChoices):
     STAFF_CREATED = "staff.created", "Staff user created"
@@ -115,14 +118,15 @@ class AuditHead(models.Model):
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
 
+    def __str__(self) -> str:
+        return f"audit head at #{self.seq}"
+
 
 class StaffProfile(models.Model):
     """Per-user console settings."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
-    blur_sensitive = models.BooleanField(
-        default=True, help_text="Blur text in sensitive categories until I reveal it."
-    )
+    blur_sensitive = models.BooleanField(default=True, help_text="Blur text in sensitive categories until I reveal it.")
 
     def __str__(self) -> str:
         return f"settings of {self.user}"

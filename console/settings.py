@@ -19,7 +19,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", False)
 
-_DEV_SECRET = "docket-development-only-secret-never-use-in-production-0123456789"
+_DEV_SECRET = "docket-development-only-secret-never-use-in-production-0123456789"  # noqa: S105 - used only when DEBUG is on
 
 
 def _secret(name: str, *, min_length: int) -> str:
@@ -32,9 +32,8 @@ def _secret(name: str, *, min_length: int) -> str:
             f'(python -c "import secrets; print(secrets.token_urlsafe(50))"); '
             "set DEBUG=true only for local development."
         )
-    if len(value) < min_length or value.startswith("django-insecure") or value == _DEV_SECRET:
-        if not DEBUG:
-            raise ImproperlyConfigured(f"{name} must be a random value of at least {min_length} characters.")
+    if (len(value) < min_length or value.startswith("django-insecure") or value == _DEV_SECRET) and not DEBUG:
+        raise ImproperlyConfigured(f"{name} must be a random value of at least {min_length} characters.")
     return value
 
 

@@ -68,7 +68,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def staff_settings(request: HttpRequest) -> HttpResponse:
     profile, _ = StaffProfile.objects.get_or_create(user=request.user)
-    form = StaffSettingsForm(request.POST or None, initial={"blur_sensitive": profile.blur_sensitive})
+    form = StaffSettingsForm(
+        request.POST if request.method == "POST" else None, initial={"blur_sensitive": profile.blur_sensitive}
+    )
     if request.method == "POST" and form.is_valid():
         services.update_staff_settings(actor=request.user, blur_sensitive=form.cleaned_data["blur_sensitive"])
         messages.success(request, "Settings saved.")

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,62 +14,119 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Capability',
+            name="Capability",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
             ],
             options={
-                'permissions': [('view_dashboard', 'See the dashboard'), ('review_cases', 'Work review queues and decide cases'), ('handle_escalations', 'Take escalations, correct decisions, apply bulk decisions'), ('approve_actions', 'Approve, apply and lift account actions; decide appeals'), ('view_accounts', 'See end-user accounts and their violation rates'), ('manage_policy', 'Change thresholds, profiles, queues, rules and retention'), ('manage_integrations', 'Create integrations, API keys and webhooks'), ('export_reports', 'Export reports'), ('view_audit', 'Read and verify the audit log')],
-                'managed': False,
-                'default_permissions': (),
+                "permissions": [
+                    ("view_dashboard", "See the dashboard"),
+                    ("review_cases", "Work review queues and decide cases"),
+                    ("handle_escalations", "Take escalations, correct decisions, apply bulk decisions"),
+                    ("approve_actions", "Approve, apply and lift account actions; decide appeals"),
+                    ("view_accounts", "See end-user accounts and their violation rates"),
+                    ("manage_policy", "Change thresholds, profiles, queues, rules and retention"),
+                    ("manage_integrations", "Create integrations, API keys and webhooks"),
+                    ("export_reports", "Export reports"),
+                    ("view_audit", "Read and verify the audit log"),
+                ],
+                "managed": False,
+                "default_permissions": (),
             },
         ),
         migrations.CreateModel(
-            name='AuditHead',
+            name="AuditHead",
             fields=[
-                ('id', models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
-                ('seq', models.BigIntegerField(default=0)),
-                ('hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
+                ("id", models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
+                ("seq", models.BigIntegerField(default=0)),
+                (
+                    "hash",
+                    models.CharField(
+                        default="0000000000000000000000000000000000000000000000000000000000000000", max_length=64
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Heartbeat',
+            name="Heartbeat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60, unique=True)),
-                ('beat_at', models.DateTimeField()),
-                ('runs', models.BigIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=60, unique=True)),
+                ("beat_at", models.DateTimeField()),
+                ("runs", models.BigIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField(unique=True)),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('actor_type', models.CharField(max_length=20)),
-                ('actor_id', models.CharField(blank=True, max_length=64)),
-                ('actor_label', models.CharField(blank=True, max_length=150)),
-                ('verb', models.CharField(choices=[('staff.created', 'Staff user created'), ('staff.role_granted', 'Role granted'), ('staff.role_revoked', 'Role revoked'), ('staff.password_changed', 'Password changed'), ('staff.settings_changed', 'Personal settings changed'), ('staff.login', 'Signed in'), ('staff.logout', 'Signed out'), ('staff.login_failed', 'Sign-in failed'), ('audit.verified', 'Audit chain verified'), ('integration.created', 'Integration created'), ('integration.changed', 'Integration changed'), ('api_key.created', 'API key created'), ('api_key.revoked', 'API key revoked'), ('case.claimed', 'Case claimed'), ('case.released', 'Case released'), ('case.skipped', 'Case skipped'), ('case.lease_expired', 'Case lease expired'), ('case.decided', 'Case decided'), ('case.escalated', 'Case escalated'), ('decision.corrected', 'Decision corrected'), ('queue.changed', 'Queue changed')], max_length=40)),
-                ('target_type', models.CharField(max_length=60)),
-                ('target_id', models.CharField(blank=True, max_length=64)),
-                ('target_label', models.CharField(blank=True, max_length=200)),
-                ('before', models.JSONField(blank=True, null=True)),
-                ('after', models.JSONField(blank=True, null=True)),
-                ('reason', models.TextField(blank=True)),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("seq", models.BigIntegerField(unique=True)),
+                ("created_at", models.DateTimeField(db_index=True)),
+                ("actor_type", models.CharField(max_length=20)),
+                ("actor_id", models.CharField(blank=True, max_length=64)),
+                ("actor_label", models.CharField(blank=True, max_length=150)),
+                (
+                    "verb",
+                    models.CharField(
+                        choices=[
+                            ("staff.created", "Staff user created"),
+                            ("staff.role_granted", "Role granted"),
+                            ("staff.role_revoked", "Role revoked"),
+                            ("staff.password_changed", "Password changed"),
+                            ("staff.settings_changed", "Personal settings changed"),
+                            ("staff.login", "Signed in"),
+                            ("staff.logout", "Signed out"),
+                            ("staff.login_failed", "Sign-in failed"),
+                            ("audit.verified", "Audit chain verified"),
+                            ("integration.created", "Integration created"),
+                            ("integration.changed", "Integration changed"),
+                            ("api_key.created", "API key created"),
+                            ("api_key.revoked", "API key revoked"),
+                            ("case.claimed", "Case claimed"),
+                            ("case.released", "Case released"),
+                            ("case.skipped", "Case skipped"),
+                            ("case.lease_expired", "Case lease expired"),
+                            ("case.decided", "Case decided"),
+                            ("case.escalated", "Case escalated"),
+                            ("decision.corrected", "Decision corrected"),
+                            ("queue.changed", "Queue changed"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("target_type", models.CharField(max_length=60)),
+                ("target_id", models.CharField(blank=True, max_length=64)),
+                ("target_label", models.CharField(blank=True, max_length=200)),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
+                ("reason", models.TextField(blank=True)),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64)),
             ],
             options={
-                'indexes': [models.Index(fields=['verb', '-seq'], name='audit_verb_seq'), models.Index(fields=['actor_label', '-seq'], name='audit_actor_seq'), models.Index(fields=['target_type', 'target_id', '-seq'], name='audit_target_seq')],
+                "indexes": [
+                    models.Index(fields=["verb", "-seq"], name="audit_verb_seq"),
+                    models.Index(fields=["actor_label", "-seq"], name="audit_actor_seq"),
+                    models.Index(fields=["target_type", "target_id", "-seq"], name="audit_target_seq"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='StaffProfile',
+            name="StaffProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('blur_sensitive', models.BooleanField(default=True, help_text='Blur text in sensitive categories until I reveal it.')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='staff_profile', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "blur_sensitive",
+                    models.BooleanField(default=True, help_text="Blur text in sensitive categories until I reveal it."),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="staff_profile",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
     ]

@@ -42,9 +42,7 @@ def parse(source: str, result: object) -> list[RawSignal]:
     adapter = ADAPTERS.get(source) if isinstance(source, str) else None
     if adapter is None:
         shown = repr(source[:40]) if isinstance(source, str) else describe(source)
-        raise AdapterError(
-            f"unknown source {shown}; expected one of: {', '.join(ADAPTERS)}", path="source"
-        )
+        raise AdapterError(f"unknown source {shown}; expected one of: {', '.join(ADAPTERS)}", path="source")
     return adapter(result)
 
 

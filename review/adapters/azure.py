@@ -28,9 +28,7 @@ _NAME_MAX_LENGTH = 180
 
 def parse(result: object) -> list[RawSignal]:
     root = expect_object(result, "result")
-    analyses = expect_list(
-        require(root, "categoriesAnalysis", "result"), "result.categoriesAnalysis"
-    )
+    analyses = expect_list(require(root, "categoriesAnalysis", "result"), "result.categoriesAnalysis")
 
     severities: dict[str, int] = {}
     for index, analysis_value in enumerate(analyses):
@@ -42,14 +40,10 @@ def parse(result: object) -> list[RawSignal]:
         raw_severity = analysis.get("severity")
         if raw_severity is None:
             continue
-        severity = expect_int(
-            raw_severity, key_path(path, "severity"), minimum=0, maximum=MAX_SEVERITY
-        )
+        severity = expect_int(raw_severity, key_path(path, "severity"), minimum=0, maximum=MAX_SEVERITY)
         severities[category] = max(severity, severities.get(category, 0))
 
-    signals = [
-        RawSignal(label=category, severity=severity) for category, severity in severities.items()
-    ]
+    signals = [RawSignal(label=category, severity=severity) for category, severity in severities.items()]
 
     matches = root.get("blocklistsMatch")
     if matches is not None:
@@ -66,7 +60,5 @@ def parse(result: object) -> list[RawSignal]:
             # items are the integration's own terms and add nothing to triage.
             if name not in names:
                 names.append(name)
-        signals.extend(
-            RawSignal(label=f"blocklist:{name}", native_level=Level.HIGH) for name in names
-        )
+        signals.extend(RawSignal(label=f"blocklist:{name}", native_level=Level.HIGH) for name in names)
     return check_signal_count(signals)

@@ -50,9 +50,7 @@ class Level(StrEnum):
         try:
             return cls(value.strip().lower())
         except ValueError:
-            raise ValueError(
-                f"unknown level {value!r}; expected one of: {', '.join(LEVEL_ORDER)}"
-            ) from None
+            raise ValueError(f"unknown level {value!r}; expected one of: {', '.join(LEVEL_ORDER)}") from None
 
 
 LEVEL_ORDER: tuple[Level, ...] = (Level.NEGLIGIBLE, Level.LOW, Level.MEDIUM, Level.HIGH)

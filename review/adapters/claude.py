@@ -61,8 +61,7 @@ def _assessment(result: object) -> tuple[Mapping[str, object], str]:
         return expect_object(_load_json(text, "result.content"), "result.content"), "result.content"
     raise fail(
         "result",
-        "must be Claude's assessment (with violation or risk_level) "
-        "or a Messages API response whose text holds it",
+        "must be Claude's assessment (with violation or risk_level) or a Messages API response whose text holds it",
     )
 
 
@@ -75,9 +74,7 @@ def _message_text(value: object, path: str) -> str:
         # Other block types (thinking, tool_use) carry no verdict.
         if block.get("type") != "text":
             continue
-        texts.append(
-            expect_str(block.get("text"), key_path(block_path, "text"), max_length=MAX_TEXT_LENGTH)
-        )
+        texts.append(expect_str(block.get("text"), key_path(block_path, "text"), max_length=MAX_TEXT_LENGTH))
     if not texts:
         raise fail(path, "has no text block holding Claude's assessment")
     return "".join(texts)
@@ -108,9 +105,7 @@ def _signals(assessment: Mapping[str, object], path: str) -> list[RawSignal]:
 
     level: Level | None
     if "risk_level" in assessment:
-        risk = expect_int(
-            assessment["risk_level"], key_path(path, "risk_level"), minimum=0, maximum=3
-        )
+        risk = expect_int(assessment["risk_level"], key_path(path, "risk_level"), minimum=0, maximum=3)
         if "violation" in assessment:
             expect_bool(assessment["violation"], key_path(path, "violation"))
         level = RISK_LEVELS[risk]

@@ -40,17 +40,11 @@ def parse(result: object) -> list[RawSignal]:
             for label_index, label_value in enumerate(expect_list(labels, labels_path)):
                 label_path = f"{labels_path}[{label_index}]"
                 content = expect_object(label_value, label_path)
-                name = expect_label(
-                    require(content, "Name", label_path), key_path(label_path, "Name")
-                )
-                score = expect_probability(
-                    require(content, "Score", label_path), key_path(label_path, "Score")
-                )
+                name = expect_label(require(content, "Name", label_path), key_path(label_path, "Name"))
+                score = expect_probability(require(content, "Score", label_path), key_path(label_path, "Score"))
                 keep(name, score)
         toxicity = entry.get("Toxicity")
         if toxicity is not None:
             keep(TOXICITY_LABEL, expect_probability(toxicity, key_path(path, "Toxicity")))
 
-    return check_signal_count(
-        [RawSignal(label=label, score=score) for label, score in best.items()]
-    )
+    return check_signal_count([RawSignal(label=label, score=score) for label, score in best.items()])

@@ -171,8 +171,7 @@ class _Ratings:
 
     def signals(self) -> list[RawSignal]:
         return [
-            RawSignal(label=label, score=score, native_level=level)
-            for label, (level, score) in self._merged.items()
+            RawSignal(label=label, score=score, native_level=level) for label, (level, score) in self._merged.items()
         ]
 
     def add_list(self, value: object, path: str) -> None:

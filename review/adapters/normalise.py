@@ -51,11 +51,7 @@ def normalise(
     default_level = _level(unsafe_level, f"unsafe level for {source!r}")
     thresholds = _thresholds(source, cut_points)
     # Tables that went through JSON come back with string keys ("4": "medium").
-    severities = (
-        {int(key): name for key, name in severity_levels.items()}
-        if severity_levels is not None
-        else {}
-    )
+    severities = {int(key): name for key, name in severity_levels.items()} if severity_levels is not None else {}
     return [
         NormalisedSignal(
             label=signal.label,

@@ -39,9 +39,7 @@ def parse(result: object) -> list[RawSignal]:
     for item, path in zip(items, paths, strict=True):
         for label, score in _scores(item, path):
             best[label] = max(score, best.get(label, 0.0))
-    return check_signal_count(
-        [RawSignal(label=label, score=score) for label, score in best.items()]
-    )
+    return check_signal_count([RawSignal(label=label, score=score) for label, score in best.items()])
 
 
 def _scores(item: object, path: str) -> list[tuple[str, float]]:

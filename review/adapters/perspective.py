@@ -65,6 +65,4 @@ def _summary_score(entry: object, path: str) -> float:
         score_type = expect_str(summary["type"], key_path(summary_path, "type"))
         if score_type != "PROBABILITY":
             raise fail(key_path(summary_path, "type"), f"must be PROBABILITY, not {score_type!r}")
-    return expect_probability(
-        require(summary, "value", summary_path), key_path(summary_path, "value")
-    )
+    return expect_probability(require(summary, "value", summary_path), key_path(summary_path, "value"))

@@ -22,7 +22,7 @@ OPEN = "open"  # no login needed
 @dataclass(frozen=True)
 class Page:
     name: str
-    cap: Cap | None | str
+    cap: Cap | str | None
     kwargs: Callable[[], dict[str, Any]] = field(default=dict)
     method: str = "get"
     ok: int = 200

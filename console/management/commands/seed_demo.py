@@ -16,11 +16,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG and not options["force"]:
-            raise CommandError("seed_demo creates users with a published password; run it with DEBUG=true "
-                               "(or --force on a throwaway database).")
+            raise CommandError(
+                "seed_demo creates users with a published password; run it with DEBUG=true "
+                "(or --force on a throwaway database)."
+            )
         for step in DEMO_STEPS:
             step(lambda line: self.stdout.write(f"  {line}"))
         self.stdout.write("")
-        self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, role in DEMO_STAFF:
             self.stdout.write(f"  {username:<10} {role.label}")

@@ -16,6 +16,7 @@ class Command(BaseCommand):
         checked, broken = verify_chain()
         elapsed = time.monotonic() - started
         if broken is not None:
-            raise CommandError(f"Audit chain broken at entry #{broken.seq}: {broken.problem}. "
-                               f"{checked} entries before it are intact.")
+            raise CommandError(
+                f"Audit chain broken at entry #{broken.seq}: {broken.problem}. {checked} entries before it are intact."
+            )
         self.stdout.write(f"Audit chain intact: {checked} entries verified in {elapsed:.1f} s.")
