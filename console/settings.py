@@ -212,3 +212,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- API -------------------------------------------------------------------------------
+DOCKET_MAX_BODY_BYTES = env_int("DOCKET_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = DOCKET_MAX_BODY_BYTES

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from console import views
+from console.api import api
 
 app_name = "console"
 
@@ -22,5 +23,6 @@ console_patterns = [
 ]
 
 urlpatterns = [
+    path("api/v1/", api.urls),
     path("", include((console_patterns, "console"))),
 ]

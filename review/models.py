@@ -1,1 +1,341 @@
 from __future__ import annotations
+
+import secrets
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from review.adapters import ADAPTERS
+
+
+class Level(models.IntegerChoices):
+    """A signal's level; stored as a rank so that "medium and above" is `level >= 2`."""
+
+    NEGLIGIBLE = 0, "negligible"
+    LOW = 1, "low"
+    MEDIUM = 2, "medium"
+    HIGH = 3, "high"
+
+    @classmethod
+    def from_name(cls, name: str) -> Level:
+        return cls[name.upper()]
+
+
+class Threshold(models.TextChoices):
+    """PaLM's safety settings: block (here: review) at this level and above."""
+
+    OFF = "off", "Off — never review (BLOCK_NONE)"
+    HIGH = "high", "High only (BLOCK_ONLY_HIGH)"
+    MEDIUM = "medium", "Medium and above (BLOCK_MEDIUM_AND_ABOVE)"
+    LOW = "low", "Low and above (BLOCK_LOW_AND_ABOVE)"
+
+    @property
+    def min_level(self) -> Level | None:
+        return None if self is Threshold.OFF else Level.from_name(self.value)
+
+
+Source = models.TextChoices("Source", [(name, name) for name in ADAPTERS])
+
+
+class Category(models.Model):
+    """A harm category of the taxonomy (seeded; child_safety is not adjustable)."""
+
+    slug = models.SlugField(primary_key=True, max_length=40)
+    name = models.CharField(max_length=80)
+    description = models.TextField()
+    harm_dimensions = models.JSONField(default=list)
+    sensitive = models.BooleanField(default=False, help_text="Blur its text on the case page until revealed.")
+    adjustable = models.BooleanField(default=True, help_text="Whether profiles may change its threshold.")
+    position = models.PositiveSmallIntegerField(default=0)
+    weight = models.PositiveSmallIntegerField(
+        default=100, help_text="Case priority from this category; child safety is reviewed first."
+    )
+
+    class Meta:
+        ordering = ["position", "slug"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+CHILD_SAFETY = "child_safety"
+
+
+class LabelMapping(models.Model):
+    """Which taxonomy category a source's native label means."""
+
+    source = models.CharField(max_length=20, choices=Source.choices)
+    label = models.CharField(max_length=200)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "label"], name="label_mapping_unique")]
+        ordering = ["source", "label"]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.label} → {self.category_id}"
+
+
+class SourceSettings(models.Model):
+    """How a source's scores and severities become levels."""
+
+    source = models.CharField(max_length=20, choices=Source.choices, primary_key=True)
+    cut_points = models.JSONField(null=True, blank=True, help_text='Lowest score per level: {"low", "medium", "high"}.')
+    severity_levels = models.JSONField(null=True, blank=True, help_text="Severity → level, for Azure.")
+    unsafe_level = models.CharField(max_length=10, default="high", help_text="Level of a bare 'unsafe' verdict.")
+
+    def __str__(self) -> str:
+        return self.source
+
+
+class PolicyProfile(models.Model):
+    """Per-category thresholds that decide which flags need a human."""
+
+    name = models.CharField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProfileThreshold(models.Model):
+    profile = models.ForeignKey(PolicyProfile, on_delete=models.CASCADE, related_name="thresholds")
+    category = models.ForeignKey(Category, on_delete=models.PROTECT)
+    threshold = models.CharField(max_length=6, choices=Threshold.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["profile", "category"], name="threshold_unique_per_category")]
+
+    def __str__(self) -> str:
+        return f"{self.profile}: {self.category_id} {self.threshold}"
+
+
+class Integration(models.Model):
+    """A platform or app that sends flags."""
+
+    name = models.CharField(max_length=80, unique=True)
+    profile = models.ForeignKey(PolicyProfile, on_delete=models.PROTECT, related_name="integrations")
+    webhook_url = models.URLField(blank=True, help_text="Where action events are sent (HTTPS).")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Scope(models.TextChoices):
+    FLAGS_WRITE = "flags:write", "Send flags"
+    FLAGS_READ = "flags:read", "Read its flags"
+    USAGE_WRITE = "usage:write", "Report usage"
+    STATUS_READ = "status:read", "Read account status"
+    APPEALS_WRITE = "appeals:write", "Forward appeals"
+    REPORTS_READ = "reports:read", "Read reports"
+
+
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def active(self) -> ApiKeyQuerySet:
+        return self.filter(revoked_at__isnull=True, integration__is_active=True)
+
+
+class ApiKey(models.Model):
+    """An integration's key: shown once, stored as SHA-256, scoped, revocable.
+
+    Keys carry 256 bits of randomness, so a fast hash is enough: there is no
+    dictionary to guess from.
+    """
+
+    PREFIX = "dk_"
+    audit_actor_type = "api_key"
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=16, help_text="The key's first characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.integration}/{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @classmethod
+    def generate(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+
+class Queue(models.Model):
+    """Where cases wait for reviewers, ordered by priority then age."""
+
+    class Kind(models.TextChoices):
+        REVIEW = "review", "Review"
+        ESCALATION = "escalation", "Escalation (seniors)"
+        APPEAL = "appeal", "Appeals (seniors)"
+        CALIBRATION = "calibration", "Calibration sample"
+
+    name = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=40, unique=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.REVIEW)
+    description = models.TextField(blank=True)
+    priority = models.SmallIntegerField(default=0, help_text="Added to every case's priority in this queue.")
+    sla_minutes = models.PositiveIntegerField(default=24 * 60)
+    lease_minutes = models.PositiveSmallIntegerField(default=10)
+    is_default = models.BooleanField(default=False, help_text="Takes cases no routing rule matched.")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="review_queues")
+
+    class Meta:
+        ordering = ["-priority", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_queue")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingRule(models.Model):
+    """Sends matching cases to a queue; rules are tried by position, first match wins.
+
+    An empty list matches anything in that dimension.
+    """
+
+    position = models.PositiveIntegerField()
+    name = models.CharField(max_length=80)
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="rules")
+    categories = models.JSONField(default=list, blank=True)
+    min_level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.NEGLIGIBLE)
+    sources = models.JSONField(default=list, blank=True)
+    languages = models.JSONField(default=list, blank=True)
+    profiles = models.ManyToManyField(PolicyProfile, blank=True)
+    integrations = models.ManyToManyField(Integration, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.name} → {self.queue}"
+
+
+class CaseStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLAIMED = "claimed", "Claimed"
+    CLOSED = "closed", "Closed"
+
+
+class CaseQuerySet(models.QuerySet["Case"]):
+    def unresolved(self) -> CaseQuerySet:
+        return self.exclude(status=CaseStatus.CLOSED)
+
+    def in_queue(self, queue: Queue) -> CaseQuerySet:
+        return self.filter(queue=queue)
+
+
+class Case(models.Model):
+    """The unit of review: flags with the same content from the same account."""
+
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="cases")
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="cases")
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="cases")
+    content_hash = models.CharField(max_length=64)
+    status = models.CharField(max_length=8, choices=CaseStatus.choices, default=CaseStatus.OPEN)
+    priority = models.IntegerField(default=0)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, help_text="Of the signal that queued it.")
+    level = models.PositiveSmallIntegerField(choices=Level.choices)
+    routing = models.JSONField(default=dict, help_text="Why it was queued: the threshold met, the rule that routed it.")
+    flag_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # One unresolved case per content per account: a repeat joins it.
+            models.UniqueConstraint(
+                fields=["account", "content_hash"], condition=~Q(status="closed"), name="one_unresolved_case_per_content"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["queue", "status", "-priority", "created_at"], name="case_claim_order"),
+            models.Index(fields=["status", "lease_expires_at"], name="case_lease"),
+            models.Index(fields=["-created_at"], name="case_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.pk}"
+
+
+class Flag(models.Model):
+    """One flagged API call as received: immutable evidence."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="flags")
+    external_id = models.CharField(max_length=200, help_text="The integration's request id (idempotency key).")
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="flags")
+    source = models.CharField(max_length=20, choices=Source.choices)
+    prompt = models.TextField(blank=True)
+    response = models.TextField(blank=True)
+    content_hash = models.CharField(max_length=64)
+    result = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    language = models.CharField(max_length=35, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    max_level = models.PositiveSmallIntegerField(choices=Level.choices)
+    needs_review = models.BooleanField()
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.PROTECT, related_name="flags")
+    text_removed_at = models.DateTimeField(null=True, blank=True, help_text="When retention blanked its text.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["integration", "external_id"], name="flag_idempotency")]
+        indexes = [
+            models.Index(fields=["account", "-occurred_at"], name="flag_account_time"),
+            models.Index(fields=["-received_at"], name="flag_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"flag {self.external_id}"
+
+
+class Signal(models.Model):
+    """One verdict inside a flag, normalised."""
+
+    flag = models.ForeignKey(Flag, on_delete=models.CASCADE, related_name="signals")
+    source_label = models.CharField(max_length=200)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT)
+    score = models.FloatField(null=True, blank=True)
+    level = models.PositiveSmallIntegerField(choices=Level.choices)
+    severity = models.SmallIntegerField(null=True, blank=True)
+    threshold = models.CharField(max_length=6, choices=Threshold.choices, help_text="The profile's, when judged.")
+    met_threshold = models.BooleanField()
+
+    class Meta:
+        indexes = [models.Index(fields=["category", "level"], name="signal_category_level")]
+
+    def __str__(self) -> str:
+        return f"{self.source_label} {self.get_level_display()}"
+
+    LEVEL_NAMES: ClassVar[dict[int, str]] = {level.value: level.label for level in Level}

@@ -1,0 +1,110 @@
+"""/api/v1/flags: send flags, read one back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from ninja import Router
+
+from console.api import error, require_scope
+from review.models import Flag, Level, Scope
+from review.openapi import FLAG_REQUEST_BODY, FlagOut, IngestOut
+from review.services import ingest_flags
+
+router = Router(tags=["flags"])
+MAX_BATCH = 1000
+
+
+def _read_body(request: HttpRequest) -> tuple[Any, HttpResponse | None]:
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if length.isdigit() and int(length) > settings.DOCKET_MAX_BODY_BYTES:
+        return None, error(request, 413, f"The body is {length} bytes; the limit is {settings.DOCKET_MAX_BODY_BYTES}.")
+    if not request.content_type or request.content_type != "application/json":
+        return None, error(request, 415, "Send the body as JSON with 'Content-Type: application/json'.")
+    try:
+        return json.loads(request.body), None
+    except UnicodeDecodeError:
+        return None, error(request, 400, "The body is not valid UTF-8.")
+    except (ValueError, RecursionError) as exc:
+        return None, error(request, 400, f"The body is not valid JSON: {str(exc)[:120]}")
+
+
+@router.post(
+    "/flags",
+    response={200: IngestOut, 201: IngestOut, 422: IngestOut},
+    exclude_none=True,
+    summary="Send one flag, or a batch of up to 1,000",
+    openapi_extra={"requestBody": FLAG_REQUEST_BODY},
+)
+def post_flags(request: HttpRequest) -> Any:
+    key = require_scope(request, Scope.FLAGS_WRITE)
+    body, problem = _read_body(request)
+    if problem:
+        return problem
+    single = isinstance(body, dict) and "flags" not in body
+    if single:
+        payloads = [body]
+    elif isinstance(body, dict) and isinstance(body["flags"], list):
+        payloads = body["flags"]
+        if len(body) > 1:
+            return error(request, 400, "A batch is {\"flags\": [...]} and nothing else.")
+    else:
+        return error(request, 400, "Send one flag object, or {\"flags\": [flag, ...]}.")
+    if not payloads:
+        return error(request, 400, "flags is empty: send between 1 and 1,000 flags.")
+    if len(payloads) > MAX_BATCH:
+        return error(request, 413, f"flags has {len(payloads)} items; send at most {MAX_BATCH} per request.")
+    outcomes = ingest_flags(key=key, payloads=payloads)
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("created", "duplicate", "rejected")}
+    status = 200
+    if counts["rejected"] == len(outcomes):
+        status = 422
+    elif single and counts["created"]:
+        status = 201
+    return status, {"results": [o.as_dict() for o in outcomes], **counts}
+
+
+@router.get("/flags/{flag_id}", response=FlagOut, summary="A flag as Docket holds it, by your own request id")
+def get_flag(request: HttpRequest, flag_id: str) -> Any:
+    key = require_scope(request, Scope.FLAGS_READ)
+    flag = get_object_or_404(
+        Flag.objects.select_related("account", "case__queue").prefetch_related("signals"),
+        integration_id=key.integration_id,
+        external_id=flag_id,
+    )
+    case = flag.case
+    return {
+        "id": flag.external_id,
+        "flag": flag.pk,
+        "account": flag.account.user_hash,
+        "source": flag.source,
+        "prompt": flag.prompt,
+        "response": flag.response,
+        "occurred_at": flag.occurred_at,
+        "received_at": flag.received_at,
+        "language": flag.language,
+        "metadata": flag.metadata,
+        "max_level": Level(flag.max_level).label,
+        "signals": [
+            {
+                "source_label": s.source_label,
+                "score": s.score,
+                "level": Level(s.level).label,
+                "category": s.category_id,
+                "threshold": s.threshold,
+                "met_threshold": s.met_threshold,
+            }
+            for s in flag.signals.all()
+        ],
+        "queued": case is not None,
+        "case": {"id": case.pk, "status": case.status, "queue": case.queue.slug} if case else None,
+        "decision": _decision(flag),
+    }
+
+
+def _decision(flag: Flag) -> dict[str, Any] | None:
+    return None

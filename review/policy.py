@@ -1,0 +1,174 @@
+"""The policy a flag is judged by, loaded once per request or batch.
+
+A `Policy` is a plain snapshot of the database's tables (label maps, cut
+points, thresholds, routing rules), so judging hundreds of flags costs a
+handful of queries and no query per flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from review.adapters import RawSignal
+from review.adapters.normalise import NormalisedSignal, normalise
+from review.models import (
+    CHILD_SAFETY,
+    Category,
+    Integration,
+    LabelMapping,
+    Level,
+    ProfileThreshold,
+    Queue,
+    RoutingRule,
+    SourceSettings,
+    Threshold,
+)
+
+# Child safety is not adjustable: any signal at low or above is reviewed. A
+# negligible score is not "a signal" — sources such as OpenAI score every
+# category on every call, and a 0.0001 is the classifier saying "no".
+CHILD_SAFETY_THRESHOLD = Threshold.LOW
+
+
+@dataclass(frozen=True, slots=True)
+class JudgedSignal:
+    label: str
+    category: str
+    score: float | None
+    level: Level
+    severity: int | None
+    threshold: Threshold
+    met: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    queue_id: int
+    queue_slug: str
+    rule: str | None  # the routing rule's name; None for the default queue
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    name: str
+    queue_id: int
+    queue_slug: str
+    categories: frozenset[str]
+    min_level: int
+    sources: frozenset[str]
+    languages: frozenset[str]
+    profile_ids: frozenset[int]
+    integration_ids: frozenset[int]
+
+    def matches(self, *, category: str, level: int, source: str, language: str, profile_id: int,
+                integration_id: int) -> bool:
+        return (
+            (not self.categories or category in self.categories)
+            and level >= self.min_level
+            and (not self.sources or source in self.sources)
+            and (not self.languages or language.split("-")[0].lower() in self.languages)
+            and (not self.profile_ids or profile_id in self.profile_ids)
+            and (not self.integration_ids or integration_id in self.integration_ids)
+        )
+
+
+@dataclass(frozen=True)
+class Policy:
+    integration_id: int
+    profile_id: int
+    thresholds: dict[str, Threshold]
+    weights: dict[str, int]
+    label_maps: dict[str, dict[str, str]]
+    sources: dict[str, SourceSettings]
+    rules: list[_Rule]
+    default_route: Route
+    known_categories: frozenset[str] = field(default_factory=frozenset)
+
+    def judge(self, source: str, raw: list[RawSignal]) -> list[JudgedSignal]:
+        settings = self.sources.get(source)
+        normalised = normalise(
+            source,
+            raw,
+            label_map=self.label_maps.get(source, {}),
+            cut_points=settings.cut_points if settings else None,
+            severity_levels={int(k): v for k, v in settings.severity_levels.items()}
+            if settings and settings.severity_levels
+            else None,
+            unsafe_level=settings.unsafe_level if settings else "high",
+        )
+        return [self._judge_one(signal) for signal in normalised]
+
+    def _judge_one(self, signal: NormalisedSignal) -> JudgedSignal:
+        category = signal.category if signal.category in self.known_categories else "other"
+        threshold = CHILD_SAFETY_THRESHOLD if category == CHILD_SAFETY else self.thresholds.get(category, Threshold.MEDIUM)
+        level = Level.from_name(signal.level.value)
+        min_level = threshold.min_level
+        return JudgedSignal(
+            label=signal.label,
+            category=category,
+            score=signal.score,
+            level=level,
+            severity=signal.severity,
+            threshold=threshold,
+            met=min_level is not None and level >= min_level,
+        )
+
+    def priority(self, signal: JudgedSignal, *, recent_violations: int) -> int:
+        """Higher first: the category's weight, then the level, then the account's record."""
+        return self.weights.get(signal.category, 100) + 10 * int(signal.level) + min(recent_violations, 50)
+
+    def route(self, signal: JudgedSignal, *, source: str, language: str) -> Route:
+        for rule in self.rules:
+            if rule.matches(category=signal.category, level=int(signal.level), source=source, language=language,
+                            profile_id=self.profile_id, integration_id=self.integration_id):
+                return Route(rule.queue_id, rule.queue_slug, rule.name)
+        return self.default_route
+
+
+def lead_signal(signals: list[JudgedSignal], weights: dict[str, int]) -> JudgedSignal | None:
+    """The met signal that decides a case's queue and priority."""
+    met = [s for s in signals if s.met]
+    return max(met, key=lambda s: (weights.get(s.category, 100), int(s.level), s.score or 0.0)) if met else None
+
+
+def load_policy(integration: Integration) -> Policy:
+    categories = list(Category.objects.values_list("slug", "weight"))
+    thresholds = {
+        category_id: Threshold(value)
+        for category_id, value in ProfileThreshold.objects.filter(profile_id=integration.profile_id).values_list(
+            "category_id", "threshold"
+        )
+    }
+    label_maps: dict[str, dict[str, str]] = {}
+    for source, label, category_id in LabelMapping.objects.values_list("source", "label", "category_id"):
+        label_maps.setdefault(source, {})[label] = category_id
+    rules = [
+        _Rule(
+            name=rule.name,
+            queue_id=rule.queue_id,
+            queue_slug=rule.queue.slug,
+            categories=frozenset(rule.categories),
+            min_level=rule.min_level,
+            sources=frozenset(rule.sources),
+            languages=frozenset(lang.lower() for lang in rule.languages),
+            profile_ids=frozenset(p.pk for p in rule.profiles.all()),
+            integration_ids=frozenset(i.pk for i in rule.integrations.all()),
+        )
+        for rule in RoutingRule.objects.filter(is_active=True)
+        .select_related("queue")
+        .prefetch_related("profiles", "integrations")
+    ]
+    default = Queue.objects.filter(is_default=True).values_list("pk", "slug").first()
+    if default is None:
+        raise Queue.DoesNotExist("No default queue: a policy admin must mark one queue as the default.")
+    return Policy(
+        integration_id=integration.pk,
+        profile_id=integration.profile_id,
+        thresholds=thresholds,
+        weights=dict(categories),
+        label_maps=label_maps,
+        sources={s.source: s for s in SourceSettings.objects.all()},
+        rules=rules,
+        default_route=Route(default[0], default[1], None),
+        known_categories=frozenset(slug for slug, _ in categories),
+    )
