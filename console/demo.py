@@ -32,4 +32,7 @@ def seed_staff(log: Callable[[str], None]) -> None:
     log(f"staff: {len(DEMO_STAFF)} demo users")
 
 
-DEMO_STEPS: list[Callable[[Callable[[str], None]], None]] = [seed_staff]
+def _steps() -> list[Callable[[Callable[[str], None]], None]]:
+    from review.demo import seed_flags, seed_integrations
+
+    return [seed_staff, seed_integrations, seed_flags]

@@ -16,5 +16,6 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("Dashboard", "console:home", (Cap.VIEW_DASHBOARD,)),
+    NavItem("Integrations", "review:integrations", (Cap.MANAGE_INTEGRATIONS,)),
     NavItem("Audit log", "console:audit", (Cap.VIEW_AUDIT,)),
 ]

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_filters",
+    "ninja",  # serves Swagger UI from its own static files, not a CDN
     "django_rq",
     "console",
     "review",

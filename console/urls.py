@@ -25,4 +25,5 @@ console_patterns = [
 urlpatterns = [
     path("api/v1/", api.urls),
     path("", include((console_patterns, "console"))),
+    path("", include("review.urls")),
 ]

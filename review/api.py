@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Router, Status
 
 from console.api import error, require_scope
 from review.models import Flag, Level, Scope
@@ -58,14 +58,14 @@ def post_flags(request: HttpRequest) -> Any:
         return error(request, 400, "flags is empty: send between 1 and 1,000 flags.")
     if len(payloads) > MAX_BATCH:
         return error(request, 413, f"flags has {len(payloads)} items; send at most {MAX_BATCH} per request.")
-    outcomes = ingest_flags(key=key, payloads=payloads)
+    outcomes = ingest_flags(integration=key.integration, payloads=payloads)
     counts = {status: sum(o.status == status for o in outcomes) for status in ("created", "duplicate", "rejected")}
     status = 200
     if counts["rejected"] == len(outcomes):
         status = 422
     elif single and counts["created"]:
         status = 201
-    return status, {"results": [o.as_dict() for o in outcomes], **counts}
+    return Status(status, {"results": [o.as_dict() for o in outcomes], **counts})
 
 
 @router.get("/flags/{flag_id}", response=FlagOut, summary="A flag as Docket holds it, by your own request id")

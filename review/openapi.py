@@ -128,3 +128,6 @@ FLAG_REQUEST_BODY = {
         }
     },
 }
+
+
+DOCUMENTED_ONLY = [FlagIn, FlagBatchIn]

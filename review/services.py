@@ -118,7 +118,7 @@ class _Pending:
     lead: JudgedSignal | None
 
 
-def ingest_flags(*, key: ApiKey, payloads: list[object], now: datetime | None = None) -> list[FlagOutcome]:
+def ingest_flags(*, integration: Integration, payloads: list[object], now: datetime | None = None) -> list[FlagOutcome]:
     """Store each valid flag once, judge it by the integration's profile, queue it if it needs review.
 
     A bad flag is answered `rejected` without touching the others; an `id`
@@ -127,7 +127,6 @@ def ingest_flags(*, key: ApiKey, payloads: list[object], now: datetime | None = 
     flags are evidence, not changes made by people.
     """
     received = now or timezone.now()
-    integration = key.integration
     policy = load_policy(integration)
     outcomes: list[FlagOutcome] = []
     pending: dict[str, _Pending] = {}

@@ -15,6 +15,8 @@ from django.db import connection
 from console.roles import Role, sync_roles
 from console.services import create_staff
 
+pytest_plugins = ["tests.browser"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PASSWORD = "a-long-test-password-4-staff"
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(p)), None)
@@ -106,3 +108,18 @@ def outsider(roles: None) -> AbstractBaseUser:
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.create_user("olivia", password=PASSWORD)
+
+
+@pytest.fixture
+def integration(db: None):  # type: ignore[no-untyped-def]
+    from tests.factories import make_integration
+
+    return make_integration("Acme Chat")
+
+
+@pytest.fixture
+def api(client, integration):  # type: ignore[no-untyped-def]
+    """An API client holding a key with every scope for `integration`."""
+    from tests.factories import Api, make_key
+
+    return Api(client, make_key(integration).secret)

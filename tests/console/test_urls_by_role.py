@@ -15,8 +15,15 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from console.roles import ROLE_CAPABILITIES, Cap, Role
+from tests.factories import make_integration, make_key
 
 OPEN = "open"  # no login needed
+
+
+def _key() -> dict[str, int]:
+    key = make_key().key
+    return {"pk": key.integration_id, "key_pk": key.pk}
+
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,15 @@ PAGES: list[Page] = [
     Page("console:password_change_done", None),
     Page("console:settings", None),
     Page("console:audit", Cap.VIEW_AUDIT),
+    Page("review:integrations", Cap.MANAGE_INTEGRATIONS),
+    Page("review:integration_new", Cap.MANAGE_INTEGRATIONS),
+    Page("review:integration", Cap.MANAGE_INTEGRATIONS, kwargs=lambda: {"pk": make_integration().pk}),
+    # An empty POST is a form error (400) for those allowed; the role check comes first.
+    Page("review:integration_edit", Cap.MANAGE_INTEGRATIONS, kwargs=lambda: {"pk": make_integration().pk},
+         method="post", ok=400),
+    Page("review:key_new", Cap.MANAGE_INTEGRATIONS, kwargs=lambda: {"pk": make_integration().pk}, method="post",
+         ok=400),
+    Page("review:key_revoke", Cap.MANAGE_INTEGRATIONS, kwargs=_key, method="post", ok=302),
 ]
 
 NOT_CONSOLE = ("api", "djdt")

@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from console.demo import DEMO_PASSWORD, DEMO_STAFF, DEMO_STEPS
+from console.demo import DEMO_PASSWORD, DEMO_STAFF, _steps
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
                 "seed_demo creates users with a published password; run it with DEBUG=true "
                 "(or --force on a throwaway database)."
             )
-        for step in DEMO_STEPS:
+        for step in _steps():
             step(lambda line: self.stdout.write(f"  {line}"))
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")

@@ -1,0 +1,46 @@
+"""Every write in the accounts app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account, UsageDay
+from review.bulk import upsert_accounts
+from review.intake import hash_user_id
+from review.models import Integration
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    user: str
+    day: date
+    requests: int
+
+
+@transaction.atomic
+def record_usage(*, integration: Integration, rows: list[UsageRow]) -> int:
+    """Set each (user, day)'s request count: sending the same report twice changes nothing."""
+    latest: dict[tuple[str, date], int] = {}
+    for row in rows:  # the last value for a (user, day) in one report wins
+        latest[(hash_user_id(row.user), row.day)] = row.requests
+    seen: dict[str, tuple[datetime, datetime]] = {}
+    for user_hash, day in latest:
+        moment = datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+        first, last = seen.get(user_hash, (moment, moment))
+        seen[user_hash] = (min(first, moment), max(last, moment))
+    accounts = upsert_accounts(
+        [(integration.pk, h, first, last, 0) for h, (first, last) in sorted(seen.items())]
+    )
+    UsageDay.objects.bulk_create(
+        [UsageDay(account_id=accounts[h], day=day, requests=n) for (h, day), n in sorted(latest.items())],
+        update_conflicts=True,
+        unique_fields=["account", "day"],
+        update_fields=["requests", "updated_at"],
+    )
+    return len(latest)
+
+

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from console.access import require
+from console.roles import Cap
+from review import services
+from review.forms import ApiKeyForm, IntegrationEditForm, IntegrationForm, RevokeKeyForm
+from review.models import ApiKey, Integration
+
+
+@require(Cap.MANAGE_INTEGRATIONS)
+def integrations(request: HttpRequest) -> HttpResponse:
+    rows = Integration.objects.select_related("profile").annotate(
+        active_keys=Count("api_keys", filter=Q(api_keys__revoked_at__isnull=True))
+    )
+    return render(request, "review/integrations.html", {"integrations": rows})
+
+
+@require(Cap.MANAGE_INTEGRATIONS)
+@require_http_methods(["GET", "POST"])
+def integration_new(request: HttpRequest) -> HttpResponse:
+    form = IntegrationForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        integration = services.create_integration(actor=request.user, **form.cleaned_data)
+        messages.success(request, f"Integration {integration.name} created. Now give it an API key.")
+        return redirect("review:integration", pk=integration.pk)
+    return render(request, "review/integration_form.html", {"form": form})
+
+
+@require(Cap.MANAGE_INTEGRATIONS)
+def integration(request: HttpRequest, pk: int) -> HttpResponse:
+    obj = get_object_or_404(Integration.objects.select_related("profile"), pk=pk)
+    keys = obj.api_keys.order_by("revoked_at", "-created_at").select_related("created_by")
+    edit = IntegrationEditForm(
+        initial={"profile": obj.profile, "webhook_url": obj.webhook_url, "is_active": obj.is_active}
+    )
+    return render(request, "review/integration.html",
+                  {"integration": obj, "keys": keys, "key_form": ApiKeyForm(), "edit_form": edit})
+
+
+@require(Cap.MANAGE_INTEGRATIONS)
+@require_POST
+def integration_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    obj = get_object_or_404(Integration, pk=pk)
+    form = IntegrationEditForm(request.POST)
+    if not form.is_valid():
+        keys = obj.api_keys.order_by("revoked_at", "-created_at")
+        return render(request, "review/integration.html",
+                      {"integration": obj, "keys": keys, "key_form": ApiKeyForm(), "edit_form": form}, status=400)
+    services.update_integration(actor=request.user, integration=obj, **form.cleaned_data)
+    messages.success(request, "Integration saved.")
+    return redirect("review:integration", pk=obj.pk)
+
+
+@require(Cap.MANAGE_INTEGRATIONS)
+@require_POST
+def key_new(request: HttpRequest, pk: int) -> HttpResponse:
+    obj = get_object_or_404(Integration, pk=pk)
+    form = ApiKeyForm(request.POST)
+    if not form.is_valid():
+        keys = obj.api_keys.order_by("revoked_at", "-created_at")
+        edit = IntegrationEditForm(initial={"profile": obj.profile, "webhook_url": obj.webhook_url,
+                                            "is_active": obj.is_active})
+        return render(request, "review/integration.html",
+                      {"integration": obj, "keys": keys, "key_form": form, "edit_form": edit}, status=400)
+    new = services.create_api_key(actor=request.user, integration=obj, **form.cleaned_data)
+    # Rendered, not redirected: the secret must not travel in a URL or a session.
+    response = render(request, "review/key_created.html", {"integration": obj, "new": new})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require(Cap.MANAGE_INTEGRATIONS)
+@require_POST
+def key_revoke(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
+    key = get_object_or_404(ApiKey, pk=key_pk, integration_id=pk)
+    form = RevokeKeyForm(request.POST)
+    if form.is_valid():
+        try:
+            services.revoke_api_key(actor=request.user, key=key, reason=form.cleaned_data["reason"])
+            messages.success(request, f"Key {key.prefix}… revoked: it no longer works.")
+        except ValueError as exc:
+            messages.error(request, str(exc))
+    return redirect("review:integration", pk=pk)
