@@ -5,6 +5,7 @@ from django.tasks import task
 from django.utils import timezone
 
 from console.models import Heartbeat
+from console.periodic import enqueue_periodic
 
 
 @task
@@ -13,3 +14,14 @@ def heartbeat(name: str = "worker") -> None:
     updated = Heartbeat.objects.filter(name=name).update(beat_at=timezone.now(), runs=F("runs") + 1)
     if not updated:
         Heartbeat.objects.get_or_create(name=name, defaults={"beat_at": timezone.now(), "runs": 1})
+
+
+@task
+def enqueue_periodic_job(task_path: str) -> str:
+    """What RQ's cron puts on the queue (see console.rq_cron).
+
+    An RQ worker started with `--job-class django_tasks_rq.Job` runs only
+    django.tasks Tasks and refuses a plain function, so the cron enqueues this
+    Task, which hands the declared job to the configured backend.
+    """
+    return enqueue_periodic(task_path)
