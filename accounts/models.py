@@ -23,7 +23,9 @@ class Account(models.Model):
     state = models.CharField(max_length=12, choices=EnforcementState.choices, default=EnforcementState.ACTIVE)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["integration", "user_hash"], name="account_unique_per_integration")]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "user_hash"], name="account_unique_per_integration")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_hash[:12]}…"
@@ -46,3 +48,29 @@ class UsageDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} {self.day}: {self.requests}"
+
+
+class ViolationQuerySet(models.QuerySet["Violation"]):
+    def confirmed(self) -> ViolationQuerySet:
+        return self.filter(voided_at__isnull=True)
+
+
+class Violation(models.Model):
+    """A confirmed violation: made by a violating decision, voided when it is corrected away."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="violations")
+    decision = models.OneToOneField("review.Decision", on_delete=models.PROTECT, related_name="violation")
+    case = models.ForeignKey("review.Case", on_delete=models.PROTECT, related_name="violations")
+    category = models.ForeignKey("review.Category", on_delete=models.PROTECT)
+    severity = models.CharField(max_length=8)
+    occurred_at = models.DateTimeField(help_text="When the violating content was sent (its earliest flag).")
+    confirmed_at = models.DateTimeField()
+    voided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ViolationQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "-occurred_at"], name="violation_account_time")]
+
+    def __str__(self) -> str:
+        return f"{self.category_id}/{self.severity} by {self.account}"

@@ -43,6 +43,7 @@ class AuditVerb(models.TextChoices):
     CASE_LEASE_EXPIRED = "case.lease_expired", "Case lease expired"
     CASE_DECIDED = "case.decided", "Case decided"
     CASE_ESCALATED = "case.escalated", "Case escalated"
+    CASE_TAKEN_BACK = "case.taken_back", "Case taken back"
     DECISION_CORRECTED = "decision.corrected", "Decision corrected"
     QUEUE_CHANGED = "queue.changed", "Queue changed"
 
@@ -66,7 +67,9 @@ class AuditEntry(models.Model):
     actor_type = models.CharField(max_length=20)  # user / integration / system
     actor_id = models.CharField(max_length=64, blank=True)
     actor_label = models.CharField(max_length=150, blank=True)
-    verb = models.CharField(max_length=40, choices=AuditVerb.choices)
+    # A closed enum (AuditVerb), checked by record(); not `choices=` so that a
+    # new verb needs no migration.
+    verb = models.CharField(max_length=40)
     target_type = models.CharField(max_length=60)
     target_id = models.CharField(max_length=64, blank=True)
     target_label = models.CharField(max_length=200, blank=True)
@@ -87,6 +90,10 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.verb} {self.target_type}:{self.target_id}"
+
+    @property
+    def verb_label(self) -> str:
+        return AuditVerb(self.verb).label if self.verb in AuditVerb.values else self.verb
 
     def compute_hash(self) -> str:
         payload = [

@@ -16,6 +16,8 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("Dashboard", "console:home", (Cap.VIEW_DASHBOARD,)),
+    NavItem("Queues", "review:queues", (Cap.REVIEW_CASES,)),
+    NavItem("Cases", "review:cases", (Cap.REVIEW_CASES,)),
     NavItem("Integrations", "review:integrations", (Cap.MANAGE_INTEGRATIONS,)),
     NavItem("Audit log", "console:audit", (Cap.VIEW_AUDIT,)),
 ]

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods
 
 from console import services
@@ -35,6 +37,7 @@ class LoginView(auth_views.LoginView):
         return super().form_invalid(form)
 
 
+@method_decorator(login_not_required, name="dispatch")
 class LogoutView(auth_views.LogoutView):
     def post(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
         if request.user.is_authenticated:
@@ -61,7 +64,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require(Cap.VIEW_AUDIT)
 def audit_log(request: HttpRequest) -> HttpResponse:
     filterset = AuditFilter(request.GET, queryset=AuditEntry.objects.all())
-    page = keyset_page(filterset.qs, params=request.GET, key="seq", size=50)
+    page = keyset_page(filterset.qs, params=request.GET, order=("-seq",), size=50)
     return render(request, "console/audit.html", {"filter": filterset, "page": page})
 
 

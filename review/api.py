@@ -51,9 +51,9 @@ def post_flags(request: HttpRequest) -> Any:
     elif isinstance(body, dict) and isinstance(body["flags"], list):
         payloads = body["flags"]
         if len(body) > 1:
-            return error(request, 400, "A batch is {\"flags\": [...]} and nothing else.")
+            return error(request, 400, 'A batch is {"flags": [...]} and nothing else.')
     else:
-        return error(request, 400, "Send one flag object, or {\"flags\": [flag, ...]}.")
+        return error(request, 400, 'Send one flag object, or {"flags": [flag, ...]}.')
     if not payloads:
         return error(request, 400, "flags is empty: send between 1 and 1,000 flags.")
     if len(payloads) > MAX_BATCH:

@@ -1,8 +1,12 @@
-"""INSERT … ON CONFLICT DO NOTHING RETURNING, which Django's bulk_create lacks.
+"""Set-based writes for ingestion, which Django's bulk_create and bulk_update lack or make slow.
 
 Ingestion needs to know which rows of a batch were really inserted (the
-others are duplicates, maybe sent by a concurrent request a moment ago).
-PostgreSQL and SQLite (3.35+) both speak this statement.
+others are duplicates, maybe sent by a concurrent request a moment ago):
+INSERT … ON CONFLICT DO NOTHING RETURNING, which PostgreSQL and SQLite
+(3.35+) both speak. The rest is one statement per table per batch, never
+one per row or per case, and no model instances: a batch of 500 flags
+brings some 3,000 signals, and building a model instance for each cost
+more than storing it (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -25,9 +29,23 @@ def insert_ignoring_conflicts(
     columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[union-attr]
     placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     back = ", ".join(quote(model._meta.get_field(name).column) for name in returning)  # type: ignore[union-attr]
+    if connection.vendor == "postgresql":
+        # One array per column instead of one parameter per value: a short
+        # statement that psycopg need not parse, whatever the batch size,
+        # and no limit of 65,535 parameters. unnest keeps the rows' order.
+        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)  # type: ignore[union-attr]
+        columnwise = [[f.get_db_prep_save(row[f.name], connection) for row in rows] for f in fields]  # type: ignore[union-attr]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays}) "
+                f"ON CONFLICT DO NOTHING RETURNING {back}",
+                columnwise,
+            )
+            return [tuple(r) for r in cursor.fetchall()]
     params: list[Any] = []
     for row in rows:
         params.extend(f.get_db_prep_save(row[f.name], connection) for f in fields)  # type: ignore[union-attr]
+    # Names come from model metadata and values travel as parameters.
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "
         + ", ".join([placeholder] * len(rows))
@@ -61,8 +79,65 @@ def upsert_accounts(rows: Sequence[tuple[int, str, Any, Any, int]]) -> dict[str,
     field = models.DateTimeField()
     params: list[Any] = []
     for integration_id, user_hash, first, last, count in rows:
-        params += [integration_id, user_hash, field.get_db_prep_save(first, connection),
-                   field.get_db_prep_save(last, connection), count]
+        params += [
+            integration_id,
+            user_hash,
+            field.get_db_prep_save(first, connection),
+            field.get_db_prep_save(last, connection),
+            count,
+        ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return dict(cursor.fetchall())
+
+
+def insert_rows(model: type[models.Model], names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Append plain rows (values ready for the database, in `names` order): COPY on PostgreSQL."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in names)  # type: ignore[union-attr]
+    table = quote(model._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(names))})", rows)
+
+
+def join_cases(rows: Sequence[tuple[int, int, int]], *, now: Any) -> None:
+    """(case id, flags joining it, priority) → count them, raise its priority to at least that, touch it.
+
+    One UPDATE for the whole batch. Its lock order does not matter: every
+    case belongs to an account whose row the batch already locked, in hash
+    order, when it counted the flags (upsert_accounts).
+    """
+    if not rows:
+        return
+    greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+    sql = (
+        "WITH v (id, n, priority) AS (VALUES "
+        + ", ".join(["(%s, %s, %s)"] * len(rows))
+        + ") UPDATE review_case SET flag_count = review_case.flag_count + v.n, "
+        f"priority = {greatest}(review_case.priority, v.priority), updated_at = %s "
+        "FROM v WHERE review_case.id = v.id"
+    )
+    params: list[Any] = [value for row in sorted(rows) for value in row]
+    params.append(models.DateTimeField().get_db_prep_save(now, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def set_flag_cases(pairs: Sequence[tuple[int, int]]) -> None:
+    """(flag id, case id) → the flag's case, in one UPDATE."""
+    if not pairs:
+        return
+    sql = (
+        "WITH v (id, case_id) AS (VALUES "
+        + ", ".join(["(%s, %s)"] * len(pairs))
+        + ") UPDATE review_flag SET case_id = v.case_id FROM v WHERE review_flag.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for pair in sorted(pairs) for value in pair])

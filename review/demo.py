@@ -87,15 +87,25 @@ def native_result(source: str, category: str | None, score: float) -> tuple[str,
         scores = {name: 0.001 for name in LABEL_MAP["openai"]}
         if label:
             scores[label] = score
-        return source, {"id": "modr-demo", "model": "omni-moderation-latest", "results": [
-            {"flagged": score >= 0.5, "categories": {k: v >= 0.5 for k, v in scores.items()},
-             "category_scores": scores}]}
+        return source, {
+            "id": "modr-demo",
+            "model": "omni-moderation-latest",
+            "results": [
+                {
+                    "flagged": score >= 0.5,
+                    "categories": {k: v >= 0.5 for k, v in scores.items()},
+                    "category_scores": scores,
+                }
+            ],
+        }
     if source == "perspective":
         attrs = {"TOXICITY": score if category else 0.03}
         if label:
             attrs[label] = score
-        return source, {"attributeScores": {k: {"summaryScore": {"value": v, "type": "PROBABILITY"}}
-                                            for k, v in attrs.items()}, "languages": ["en"]}
+        return source, {
+            "attributeScores": {k: {"summaryScore": {"value": v, "type": "PROBABILITY"}} for k, v in attrs.items()},
+            "languages": ["en"],
+        }
     if source == "gemini":
         ratings = [{"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"}]
         if label:
@@ -115,8 +125,11 @@ def native_result(source: str, category: str | None, score: float) -> tuple[str,
         return source, (f"unsafe\n{label}" if label and score >= 0.5 else "safe")
     if source == "claude":
         risk = 3 if score >= 0.75 else 2 if score >= 0.5 else 1 if score >= 0.25 else 0
-        return source, {"risk_level": risk if category else 0, "categories": [label] if label and risk else [],
-                        "explanation": "Demo verdict."}
+        return source, {
+            "risk_level": risk if category else 0,
+            "categories": [label] if label and risk else [],
+            "explanation": "Demo verdict.",
+        }
     signals = [{"category": category, "score": score}] if category else [{"category": "other", "score": 0.01}]
     return "generic", {"signals": signals}
 
@@ -135,14 +148,16 @@ def seed_integrations(log: Callable[[str], None]) -> None:
         profile, created = PolicyProfile.objects.get_or_create(name=name, defaults={"description": description})
         if created:
             ProfileThreshold.objects.bulk_create(
-                ProfileThreshold(profile=profile, category_id=t.category_id,
-                                 threshold=overrides.get(t.category_id, t.threshold))
+                ProfileThreshold(
+                    profile=profile, category_id=t.category_id, threshold=overrides.get(t.category_id, t.threshold)
+                )
                 for t in default.thresholds.all()
             )
     for name, profile_name in INTEGRATIONS:
         if not Integration.objects.filter(name=name).exists():
-            integration = create_integration(actor=DEMO_ACTOR, name=name,
-                                             profile=PolicyProfile.objects.get(name=profile_name))
+            integration = create_integration(
+                actor=DEMO_ACTOR, name=name, profile=PolicyProfile.objects.get(name=profile_name)
+            )
             create_api_key(actor=DEMO_ACTOR, integration=integration, name="demo gateway", scopes=list(Scope))
     log(f"integrations: {len(INTEGRATIONS)} with keys, profiles {', '.join(['Default', *PROFILES])}")
 
@@ -165,13 +180,20 @@ def seed_flags(log: Callable[[str], None], *, count: int = 3000, seed: int = 7) 
             else:
                 category, prompt, score = None, rng.choice(HARMLESS), rng.uniform(0.0, 0.2)
             source, result = native_result(rng.choice(SOURCES), category, score)
-            batch.append({
-                "id": f"demo-{integration.pk}-{n}", "user": user, "prompt": prompt,
-                "response": RESPONSES[harmful and rng.random() < 0.7], "source": source, "result": result,
-                "occurred_at": (now - timedelta(minutes=rng.randint(1, 60 * 24 * 30))).isoformat(),
-                "language": "en", "metadata": {"model": rng.choice(["chat-large", "chat-small"]), "demo": True},
-            })
+            batch.append(
+                {
+                    "id": f"demo-{integration.pk}-{n}",
+                    "user": user,
+                    "prompt": prompt,
+                    "response": RESPONSES[harmful and rng.random() < 0.7],
+                    "source": source,
+                    "result": result,
+                    "occurred_at": (now - timedelta(minutes=rng.randint(1, 60 * 24 * 30))).isoformat(),
+                    "language": "en",
+                    "metadata": {"model": rng.choice(["chat-large", "chat-small"]), "demo": True},
+                }
+            )
         for start in range(0, len(batch), 500):
-            for outcome in ingest_flags(integration=integration, payloads=batch[start:start + 500]):
+            for outcome in ingest_flags(integration=integration, payloads=batch[start : start + 500]):
                 total[outcome.status] += 1
     log(f"flags: {total['created']} created, {total['duplicate']} already there")

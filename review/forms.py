@@ -5,7 +5,8 @@ from urllib.parse import urlsplit
 
 from django import forms
 
-from review.models import Integration, PolicyProfile, Scope
+from review.models import Category, Integration, Outcome, PolicyProfile, Scope, Severity
+from review.services import Verdict
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
@@ -43,8 +44,9 @@ class IntegrationEditForm(forms.Form):
     profile = forms.ModelChoiceField(queryset=PolicyProfile.objects.order_by("name"))
     webhook_url = forms.URLField(required=False, assume_scheme="https")
     is_active = forms.BooleanField(required=False, help_text="An inactive integration's keys are refused.")
-    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
-                             help_text="Why — kept in the audit log.")
+    reason = forms.CharField(
+        max_length=500, widget=forms.Textarea(attrs={"rows": 2}), help_text="Why — kept in the audit log."
+    )
 
     def clean_webhook_url(self) -> str:
         return clean_webhook_url(self.cleaned_data["webhook_url"])
@@ -64,3 +66,55 @@ class ApiKeyForm(forms.Form):
 
 class RevokeKeyForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False)
+
+
+SEVERITY_FOR_LEVEL = {0: "low", 1: "low", 2: "medium", 3: "high"}
+
+
+class VerdictForm(forms.Form):
+    """Validates a decision; `verdict()` gives the domain value for the service."""
+
+    outcome = forms.ChoiceField(choices=Outcome.choices)
+    category = forms.ModelChoiceField(queryset=Category.objects.all(), required=False, empty_label="— category —")
+    severity = forms.ChoiceField(choices=Severity.choices, required=False, widget=forms.RadioSelect)
+    note = forms.CharField(required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("outcome") == Outcome.VIOLATING:
+            if not data.get("category"):
+                self.add_error("category", "Choose the category the content violates.")
+            if not data.get("severity"):
+                self.add_error("severity", "Choose how severe the violation is.")
+        if data.get("outcome") == Outcome.ESCALATED and not (data.get("note") or "").strip():
+            self.add_error("note", "Say why you escalate: the senior reviewer reads it first.")
+        return data
+
+    def verdict(self) -> Verdict:
+        data = self.cleaned_data
+        return Verdict(
+            outcome=Outcome(data["outcome"]),
+            category=data.get("category"),
+            severity=Severity(data["severity"]) if data.get("severity") else None,
+            note=data.get("note") or "",
+        )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=500)
+
+
+class CorrectionForm(VerdictForm):
+    outcome = forms.ChoiceField(choices=[(Outcome.VIOLATING, "Violating"), (Outcome.NOT_VIOLATING, "Not violating")])
+    reason = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class BulkDecisionForm(VerdictForm):
+    outcome = forms.ChoiceField(choices=[(Outcome.VIOLATING, "Violating"), (Outcome.NOT_VIOLATING, "Not violating")])
+    cases = forms.TypedMultipleChoiceField(coerce=int, choices=[], required=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Any id is accepted here; the service refuses ids it cannot decide and says why.
+        submitted = self.data.getlist("cases") if hasattr(self.data, "getlist") else []
+        self.fields["cases"].choices = [(v, v) for v in submitted if str(v).isdigit()]

@@ -91,7 +91,8 @@ def _check_json(value: Any, field: str, *, max_bytes: int) -> FieldError | None:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if depth > MAX_DEPTH:
+        # Depth counts objects and arrays only: {"a": 1} is one level deep.
+        if isinstance(item, dict | list) and depth > MAX_DEPTH:
             return FieldError(field, f"is nested deeper than {MAX_DEPTH} levels")
         if isinstance(item, dict):
             for key, child in item.items():
@@ -174,7 +175,9 @@ def read_flag(obj: object, *, now: datetime | None = None) -> FlagInput:
                 errors.append(FieldError("occurred_at", "is more than an hour in the future"))
             occurred_at = parsed
 
-    language = obj.get("language") or ""
+    language = obj.get("language")
+    if language is None:
+        language = ""
     if not isinstance(language, str) or (language and (len(language) > 35 or not _LANGUAGE.match(language))):
         errors.append(FieldError("language", "must be a BCP 47 language tag such as 'en' or 'pt-BR'"))
         language = ""

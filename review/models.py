@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -161,12 +161,14 @@ class ApiKey(models.Model):
     key_hash = models.CharField(max_length=64, unique=True)
     scopes = models.JSONField(default=list)
     created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = ApiKeyQuerySet.as_manager()
 
@@ -264,8 +266,9 @@ class Case(models.Model):
     flag_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
-    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     claimed_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -276,17 +279,27 @@ class Case(models.Model):
         constraints = [
             # One unresolved case per content per account: a repeat joins it.
             models.UniqueConstraint(
-                fields=["account", "content_hash"], condition=~Q(status="closed"), name="one_unresolved_case_per_content"
+                fields=["account", "content_hash"],
+                condition=~Q(status="closed"),
+                name="one_unresolved_case_per_content",
             )
         ]
         indexes = [
-            models.Index(fields=["queue", "status", "-priority", "created_at"], name="case_claim_order"),
-            models.Index(fields=["status", "lease_expires_at"], name="case_lease"),
-            models.Index(fields=["-created_at"], name="case_newest"),
+            # Claiming reads the first row of this index: open cases of a
+            # queue, highest priority first, oldest first.
+            models.Index(
+                fields=["queue", "-priority", "created_at"], condition=Q(status="open"), name="case_claim_order"
+            ),
+            models.Index(fields=["lease_expires_at"], condition=Q(status="claimed"), name="case_lease"),
+            models.Index(fields=["status", "queue"], name="case_status_queue"),
+            models.Index(fields=["account", "-created_at"], name="case_account"),
         ]
 
     def __str__(self) -> str:
         return f"case {self.pk}"
+
+    def held_by(self, user: Any) -> bool:
+        return self.status == CaseStatus.CLAIMED and self.claimed_by_id == user.pk
 
 
 class Flag(models.Model):
@@ -339,3 +352,71 @@ class Signal(models.Model):
         return f"{self.source_label} {self.get_level_display()}"
 
     LEVEL_NAMES: ClassVar[dict[int, str]] = {level.value: level.label for level in Level}
+
+
+class Severity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+class Outcome(models.TextChoices):
+    VIOLATING = "violating", "Violating"
+    NOT_VIOLATING = "not_violating", "Not violating"
+    ESCALATED = "escalated", "Escalated"
+
+
+class DecisionQuerySet(models.QuerySet["Decision"]):
+    def current(self) -> DecisionQuerySet:
+        return self.filter(superseded_by__isnull=True)
+
+
+class Decision(models.Model):
+    """A reviewer's outcome on a case. A correction is a new decision that supersedes it."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="decisions")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    outcome = models.CharField(max_length=14, choices=Outcome.choices)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT)
+    severity = models.CharField(max_length=8, choices=Severity.choices, blank=True)
+    note = models.TextField(blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField()
+    handling_seconds = models.PositiveIntegerField(null=True, blank=True)
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    bulk = models.BooleanField(default=False, help_text="Made with a bulk decision.")
+
+    objects = DecisionQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["reviewer", "-decided_at"], name="decision_reviewer"),
+            models.Index(fields=["-decided_at"], name="decision_time"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(outcome="violating") | (Q(category__isnull=False) & ~Q(severity="")),
+                name="violating_needs_category_and_severity",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} on case {self.case_id}"
+
+
+class CaseSkip(models.Model):
+    """A reviewer passed on a case; it is not offered to them again."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="skips")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=500)
+    skipped_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "reviewer"], name="skip_once")]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} skipped case {self.case_id}"

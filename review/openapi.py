@@ -16,10 +16,12 @@ from pydantic import Field
 class FlagIn(Schema):
     id: str = Field(max_length=200, description="Your request id: the idempotency key.")
     user: str = Field(max_length=256, description="Your user id. Docket keeps only its HMAC-SHA256.")
-    prompt: str | None = Field(None, description="The prompt text (at most 1 MiB). A flag needs a prompt or a response.")
+    prompt: str | None = Field(
+        None, description="The prompt text (at most 1 MiB). A flag needs a prompt or a response."
+    )
     response: str | None = Field(None, description="The response text (at most 1 MiB).")
-    source: Literal["openai", "perspective", "gemini", "azure", "comprehend", "llamaguard", "claude", "generic"] = Field(
-        "generic", description="Which adapter reads `result`."
+    source: Literal["openai", "perspective", "gemini", "azure", "comprehend", "llamaguard", "claude", "generic"] = (
+        Field("generic", description="Which adapter reads `result`.")
     )
     result: Any = Field(description="The classifier's native output, as the provider returned it.")
     occurred_at: datetime | None = Field(None, description="RFC 3339 with an offset; default: when received.")
@@ -90,40 +92,101 @@ class FlagOut(Schema):
 def _example(source: str, result: Any, **extra: Any) -> dict[str, Any]:
     return {
         "summary": f"One flag from {source}",
-        "value": {"id": f"req-{source}-1", "user": "user-42", "prompt": "…", "source": source, "result": result, **extra},
+        "value": {
+            "id": f"req-{source}-1",
+            "user": "user-42",
+            "prompt": "…",
+            "source": source,
+            "result": result,
+            **extra,
+        },
     }
 
 
 EXAMPLES = {
-    "openai": _example("openai", {"id": "modr-1", "model": "omni-moderation-latest", "results": [
-        {"flagged": True, "categories": {"harassment": True, "violence": False},
-         "category_scores": {"harassment": 0.91, "violence": 0.02}}]}),
-    "perspective": _example("perspective", {"attributeScores": {
-        "TOXICITY": {"summaryScore": {"value": 0.93, "type": "PROBABILITY"}},
-        "INSULT": {"summaryScore": {"value": 0.71, "type": "PROBABILITY"}}}, "languages": ["en"]}),
-    "gemini": _example("gemini", {"candidates": [{"safetyRatings": [
-        {"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "MEDIUM"},
-        {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "NEGLIGIBLE"}]}]}),
-    "azure": _example("azure", {"blocklistsMatch": [], "categoriesAnalysis": [
-        {"category": "Hate", "severity": 4}, {"category": "Violence", "severity": 0}]}),
-    "comprehend": _example("comprehend", {"ResultList": [{"Toxicity": 0.82, "Labels": [
-        {"Name": "PROFANITY", "Score": 0.8}, {"Name": "INSULT", "Score": 0.35}]}]}),
+    "openai": _example(
+        "openai",
+        {
+            "id": "modr-1",
+            "model": "omni-moderation-latest",
+            "results": [
+                {
+                    "flagged": True,
+                    "categories": {"harassment": True, "violence": False},
+                    "category_scores": {"harassment": 0.91, "violence": 0.02},
+                }
+            ],
+        },
+    ),
+    "perspective": _example(
+        "perspective",
+        {
+            "attributeScores": {
+                "TOXICITY": {"summaryScore": {"value": 0.93, "type": "PROBABILITY"}},
+                "INSULT": {"summaryScore": {"value": 0.71, "type": "PROBABILITY"}},
+            },
+            "languages": ["en"],
+        },
+    ),
+    "gemini": _example(
+        "gemini",
+        {
+            "candidates": [
+                {
+                    "safetyRatings": [
+                        {"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "MEDIUM"},
+                        {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "NEGLIGIBLE"},
+                    ]
+                }
+            ]
+        },
+    ),
+    "azure": _example(
+        "azure",
+        {
+            "blocklistsMatch": [],
+            "categoriesAnalysis": [{"category": "Hate", "severity": 4}, {"category": "Violence", "severity": 0}],
+        },
+    ),
+    "comprehend": _example(
+        "comprehend",
+        {
+            "ResultList": [
+                {"Toxicity": 0.82, "Labels": [{"Name": "PROFANITY", "Score": 0.8}, {"Name": "INSULT", "Score": 0.35}]}
+            ]
+        },
+    ),
     "llamaguard": _example("llamaguard", "unsafe\nS1,S10"),
-    "claude": _example("claude", {"violation": True, "categories": ["Hate Speech"],
-                                  "explanation": "Demeans a group."}),
-    "generic": _example("generic", {"signals": [{"category": "fraud_spam", "score": 0.8},
-                                                {"category": "privacy", "level": "low"}]}),
-    "batch": {"summary": "A batch", "value": {"flags": [
-        {"id": "req-1", "user": "user-1", "response": "…", "source": "generic",
-         "result": {"signals": [{"category": "hate", "level": "high"}]}, "occurred_at": "2026-11-22T10:15:00Z",
-         "language": "en", "metadata": {"model": "my-llm-7b", "route": "/chat"}}]}},
+    "claude": _example("claude", {"violation": True, "categories": ["Hate Speech"], "explanation": "Demeans a group."}),
+    "generic": _example(
+        "generic", {"signals": [{"category": "fraud_spam", "score": 0.8}, {"category": "privacy", "level": "low"}]}
+    ),
+    "batch": {
+        "summary": "A batch",
+        "value": {
+            "flags": [
+                {
+                    "id": "req-1",
+                    "user": "user-1",
+                    "response": "…",
+                    "source": "generic",
+                    "result": {"signals": [{"category": "hate", "level": "high"}]},
+                    "occurred_at": "2026-11-22T10:15:00Z",
+                    "language": "en",
+                    "metadata": {"model": "my-llm-7b", "route": "/chat"},
+                }
+            ]
+        },
+    },
 }
 
 FLAG_REQUEST_BODY = {
     "required": True,
     "content": {
         "application/json": {
-            "schema": {"oneOf": [{"$ref": "#/components/schemas/FlagIn"}, {"$ref": "#/components/schemas/FlagBatchIn"}]},
+            "schema": {
+                "oneOf": [{"$ref": "#/components/schemas/FlagIn"}, {"$ref": "#/components/schemas/FlagBatchIn"}]
+            },
             "examples": EXAMPLES,
         }
     },

@@ -60,8 +60,9 @@ class _Rule:
     profile_ids: frozenset[int]
     integration_ids: frozenset[int]
 
-    def matches(self, *, category: str, level: int, source: str, language: str, profile_id: int,
-                integration_id: int) -> bool:
+    def matches(
+        self, *, category: str, level: int, source: str, language: str, profile_id: int, integration_id: int
+    ) -> bool:
         return (
             (not self.categories or category in self.categories)
             and level >= self.min_level
@@ -100,7 +101,9 @@ class Policy:
 
     def _judge_one(self, signal: NormalisedSignal) -> JudgedSignal:
         category = signal.category if signal.category in self.known_categories else "other"
-        threshold = CHILD_SAFETY_THRESHOLD if category == CHILD_SAFETY else self.thresholds.get(category, Threshold.MEDIUM)
+        threshold = (
+            CHILD_SAFETY_THRESHOLD if category == CHILD_SAFETY else self.thresholds.get(category, Threshold.MEDIUM)
+        )
         level = Level.from_name(signal.level.value)
         min_level = threshold.min_level
         return JudgedSignal(
@@ -119,8 +122,14 @@ class Policy:
 
     def route(self, signal: JudgedSignal, *, source: str, language: str) -> Route:
         for rule in self.rules:
-            if rule.matches(category=signal.category, level=int(signal.level), source=source, language=language,
-                            profile_id=self.profile_id, integration_id=self.integration_id):
+            if rule.matches(
+                category=signal.category,
+                level=int(signal.level),
+                source=source,
+                language=language,
+                profile_id=self.profile_id,
+                integration_id=self.integration_id,
+            ):
                 return Route(rule.queue_id, rule.queue_slug, rule.name)
         return self.default_route
 

@@ -39,8 +39,11 @@ def integration(request: HttpRequest, pk: int) -> HttpResponse:
     edit = IntegrationEditForm(
         initial={"profile": obj.profile, "webhook_url": obj.webhook_url, "is_active": obj.is_active}
     )
-    return render(request, "review/integration.html",
-                  {"integration": obj, "keys": keys, "key_form": ApiKeyForm(), "edit_form": edit})
+    return render(
+        request,
+        "review/integration.html",
+        {"integration": obj, "keys": keys, "key_form": ApiKeyForm(), "edit_form": edit},
+    )
 
 
 @require(Cap.MANAGE_INTEGRATIONS)
@@ -50,8 +53,12 @@ def integration_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = IntegrationEditForm(request.POST)
     if not form.is_valid():
         keys = obj.api_keys.order_by("revoked_at", "-created_at")
-        return render(request, "review/integration.html",
-                      {"integration": obj, "keys": keys, "key_form": ApiKeyForm(), "edit_form": form}, status=400)
+        return render(
+            request,
+            "review/integration.html",
+            {"integration": obj, "keys": keys, "key_form": ApiKeyForm(), "edit_form": form},
+            status=400,
+        )
     services.update_integration(actor=request.user, integration=obj, **form.cleaned_data)
     messages.success(request, "Integration saved.")
     return redirect("review:integration", pk=obj.pk)
@@ -64,10 +71,15 @@ def key_new(request: HttpRequest, pk: int) -> HttpResponse:
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         keys = obj.api_keys.order_by("revoked_at", "-created_at")
-        edit = IntegrationEditForm(initial={"profile": obj.profile, "webhook_url": obj.webhook_url,
-                                            "is_active": obj.is_active})
-        return render(request, "review/integration.html",
-                      {"integration": obj, "keys": keys, "key_form": form, "edit_form": edit}, status=400)
+        edit = IntegrationEditForm(
+            initial={"profile": obj.profile, "webhook_url": obj.webhook_url, "is_active": obj.is_active}
+        )
+        return render(
+            request,
+            "review/integration.html",
+            {"integration": obj, "keys": keys, "key_form": form, "edit_form": edit},
+            status=400,
+        )
     new = services.create_api_key(actor=request.user, integration=obj, **form.cleaned_data)
     # Rendered, not redirected: the secret must not travel in a URL or a session.
     response = render(request, "review/key_created.html", {"integration": obj, "new": new})

@@ -57,3 +57,38 @@ class Api:
 
     def post_flags(self, *flags: dict[str, Any]) -> Any:
         return self.post("flags", {"flags": list(flags)})
+
+
+def make_case(integration: Integration | None = None, **overrides: Any) -> Any:
+    """A case made the real way: a flag that meets a threshold, through ingest_flags."""
+    from review.models import Case
+    from review.services import ingest_flags
+
+    payload = flag_payload(**overrides)
+    [outcome] = ingest_flags(integration=integration or make_integration(), payloads=[payload])
+    assert outcome.status == "created" and outcome.case, outcome.errors
+    return Case.objects.select_related("queue").get(pk=outcome.case)
+
+
+def hold(case: Any, reviewer: Any, minutes: int = 10) -> Any:
+    """Give `reviewer` the lease on this very case (claim_next_case picks by priority)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from review.models import Case, CaseStatus
+
+    now = timezone.now()
+    Case.objects.filter(pk=case.pk).update(
+        status=CaseStatus.CLAIMED, claimed_by=reviewer, claimed_at=now, lease_expires_at=now + timedelta(minutes=minutes)
+    )
+    return Case.objects.select_related("queue").get(pk=case.pk)
+
+
+def make_decision(case: Any = None, reviewer: Any = None, **verdict: Any) -> Any:
+    """Hold `case` for `reviewer` and decide it (not violating unless told)."""
+    from review.models import Outcome
+    from review.services import Verdict, record_decision
+
+    verdict.setdefault("outcome", Outcome.NOT_VIOLATING)
+    return record_decision(actor=reviewer, case=hold(case or make_case(), reviewer), verdict=Verdict(**verdict))

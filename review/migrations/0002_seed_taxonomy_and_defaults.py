@@ -49,14 +49,18 @@ def seed(apps, schema_editor):  # type: ignore[no-untyped-def]
             source=source,
             defaults={
                 "cut_points": defaults.CUT_POINTS.get(source),
-                "severity_levels": {str(k): v for k, v in defaults.SEVERITY_LEVELS.items()} if source == "azure" else None,
+                "severity_levels": {str(k): v for k, v in defaults.SEVERITY_LEVELS.items()}
+                if source == "azure"
+                else None,
                 "unsafe_level": defaults.DEFAULT_UNSAFE_LEVEL,
             },
         )
     profile, _ = PolicyProfile.objects.get_or_create(
         name="Default",
-        defaults={"description": "PaLM's default safety settings: low and above for hate and harassment, "
-                                 "medium and above for everything else."},
+        defaults={
+            "description": "PaLM's default safety settings: low and above for hate and harassment, "
+            "medium and above for everything else."
+        },
     )
     for category in Category.objects.all():
         ProfileThreshold.objects.get_or_create(
@@ -64,28 +68,74 @@ def seed(apps, schema_editor):  # type: ignore[no-untyped-def]
         )
 
     general, _ = Queue.objects.get_or_create(
-        slug="general", defaults={"name": "General", "is_default": True, "sla_minutes": 24 * 60,
-                                  "description": "Everything no other rule routes."})
+        slug="general",
+        defaults={
+            "name": "General",
+            "is_default": True,
+            "sla_minutes": 24 * 60,
+            "description": "Everything no other rule routes.",
+        },
+    )
     child, _ = Queue.objects.get_or_create(
-        slug="child-safety", defaults={"name": "Child safety", "priority": 1000, "sla_minutes": 60,
-                                       "description": "Any child-safety signal, reviewed first."})
+        slug="child-safety",
+        defaults={
+            "name": "Child safety",
+            "priority": 1000,
+            "sla_minutes": 60,
+            "description": "Any child-safety signal, reviewed first.",
+        },
+    )
     urgent, _ = Queue.objects.get_or_create(
-        slug="self-harm-violence", defaults={"name": "Self-harm and violence", "priority": 100, "sla_minutes": 4 * 60,
-                                             "description": "High-level self-harm, violence and dangerous content."})
+        slug="self-harm-violence",
+        defaults={
+            "name": "Self-harm and violence",
+            "priority": 100,
+            "sla_minutes": 4 * 60,
+            "description": "High-level self-harm, violence and dangerous content.",
+        },
+    )
     Queue.objects.get_or_create(
-        slug="escalations", defaults={"name": "Escalations", "kind": "escalation", "priority": 500, "sla_minutes": 8 * 60,
-                                      "description": "Cases reviewers escalated; seniors only."})
+        slug="escalations",
+        defaults={
+            "name": "Escalations",
+            "kind": "escalation",
+            "priority": 500,
+            "sla_minutes": 8 * 60,
+            "description": "Cases reviewers escalated; seniors only.",
+        },
+    )
     Queue.objects.get_or_create(
-        slug="appeals", defaults={"name": "Appeals", "kind": "appeal", "priority": 400, "sla_minutes": 72 * 60,
-                                  "description": "Users' appeals of actions; decided by a senior who did not approve the action."})
+        slug="appeals",
+        defaults={
+            "name": "Appeals",
+            "kind": "appeal",
+            "priority": 400,
+            "sla_minutes": 72 * 60,
+            "description": "Users' appeals of actions; decided by a senior who did not approve the action.",
+        },
+    )
     Queue.objects.get_or_create(
-        slug="calibration", defaults={"name": "Calibration", "kind": "calibration", "priority": -100, "sla_minutes": 7 * 24 * 60,
-                                      "description": "A random sample of flags below threshold, to measure precision."})
+        slug="calibration",
+        defaults={
+            "name": "Calibration",
+            "kind": "calibration",
+            "priority": -100,
+            "sla_minutes": 7 * 24 * 60,
+            "description": "A random sample of flags below threshold, to measure precision.",
+        },
+    )
     RoutingRule.objects.get_or_create(
-        name="Child safety first", defaults={"position": 10, "queue": child, "categories": ["child_safety"]})
+        name="Child safety first", defaults={"position": 10, "queue": child, "categories": ["child_safety"]}
+    )
     RoutingRule.objects.get_or_create(
-        name="Urgent harm", defaults={"position": 20, "queue": urgent,
-                                      "categories": ["self_harm", "violence", "dangerous"], "min_level": 3})
+        name="Urgent harm",
+        defaults={
+            "position": 20,
+            "queue": urgent,
+            "categories": ["self_harm", "violence", "dangerous"],
+            "min_level": 3,
+        },
+    )
 
 
 class Migration(migrations.Migration):

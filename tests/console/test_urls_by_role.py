@@ -15,9 +15,25 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from console.roles import ROLE_CAPABILITIES, Cap, Role
-from tests.factories import make_integration, make_key
+from tests.factories import make_case, make_decision, make_integration, make_key
 
 OPEN = "open"  # no login needed
+
+
+def _general() -> Any:
+    from review.models import Queue
+
+    return Queue.objects.get(slug="general")
+
+
+def _decision() -> Any:
+    from console.roles import Role
+    from console.services import create_staff
+    from tests.conftest import PASSWORD  # noqa: F401 - personas share it
+
+    someone = create_staff(actor=None, username=f"decider{make_integration().pk}", password="a-long-pass-4-tests",
+                           role=Role.REVIEWER)
+    return make_decision(make_case(), someone)
 
 
 def _key() -> dict[str, int]:
@@ -37,12 +53,25 @@ class Page:
 
 PAGES: list[Page] = [
     Page("console:login", OPEN),
-    Page("console:logout", None, method="post", ok=302),
+    Page("console:logout", OPEN, method="post", ok=302),
     Page("console:home", Cap.VIEW_DASHBOARD),
     Page("console:password_change", None),
     Page("console:password_change_done", None),
     Page("console:settings", None),
     Page("console:audit", Cap.VIEW_AUDIT),
+    Page("review:queues", Cap.REVIEW_CASES),
+    Page("review:start", Cap.REVIEW_CASES, kwargs=lambda: {"queue_pk": _general().pk}, method="post", ok=302),
+    Page("review:cases", Cap.REVIEW_CASES),
+    # Seniors only; an empty bulk form is refused with a message and a redirect.
+    Page("review:bulk_decide", Cap.HANDLE_ESCALATIONS, method="post", ok=302),
+    Page("review:case", Cap.REVIEW_CASES, kwargs=lambda: {"pk": make_case().pk}),
+    # Nobody holds a fresh case: a decision on it is a conflict, a skip without reason a 400.
+    Page("review:decide", Cap.REVIEW_CASES, kwargs=lambda: {"pk": make_case().pk}, method="post", ok=400),
+    Page("review:skip", Cap.REVIEW_CASES, kwargs=lambda: {"pk": make_case().pk}, method="post", ok=400),
+    Page("review:release", Cap.REVIEW_CASES, kwargs=lambda: {"pk": make_case().pk}, method="post", ok=409),
+    Page("review:renew", Cap.REVIEW_CASES, kwargs=lambda: {"pk": make_case().pk}, method="post"),
+    Page("review:take_back", Cap.HANDLE_ESCALATIONS, kwargs=lambda: {"pk": make_case().pk}, method="post", ok=302),
+    Page("review:correct", Cap.HANDLE_ESCALATIONS, kwargs=lambda: {"pk": _decision().pk}, method="post", ok=400),
     Page("review:integrations", Cap.MANAGE_INTEGRATIONS),
     Page("review:integration_new", Cap.MANAGE_INTEGRATIONS),
     Page("review:integration", Cap.MANAGE_INTEGRATIONS, kwargs=lambda: {"pk": make_integration().pk}),

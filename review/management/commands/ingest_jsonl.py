@@ -55,8 +55,7 @@ class Command(BaseCommand):
         unreadable = len(rejected) - totals["rejected"]
         self.stderr.write("")
         self.stdout.write(
-            f"created {totals['created']}, duplicate {totals['duplicate']}, "
-            f"rejected {totals['rejected'] + unreadable}"
+            f"created {totals['created']}, duplicate {totals['duplicate']}, rejected {totals['rejected'] + unreadable}"
         )
         if rejected:
             for problem in rejected[:200]:
@@ -68,9 +67,12 @@ class Command(BaseCommand):
     def _progress(self, totals: Counter[str], unreadable: int, started: float) -> None:
         done = sum(totals.values()) + unreadable
         rate = done / max(time.monotonic() - started, 1e-6)
-        self.stderr.write(f"\r  {done:>10,} lines  {rate:>8,.0f}/s  "
-                          f"created {totals['created']:,} duplicate {totals['duplicate']:,} "
-                          f"rejected {totals['rejected'] + unreadable:,}", ending="")
+        self.stderr.write(
+            f"\r  {done:>10,} lines  {rate:>8,.0f}/s  "
+            f"created {totals['created']:,} duplicate {totals['duplicate']:,} "
+            f"rejected {totals['rejected'] + unreadable:,}",
+            ending="",
+        )
         self.stderr.flush()
 
 

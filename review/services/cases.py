@@ -1,0 +1,316 @@
+"""The reviewer's loop: claim a case, hold it, decide it; and the senior's corrections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from console.audit import SYSTEM, record
+from console.models import AuditVerb
+from review.models import Case, CaseSkip, CaseStatus, Category, Decision, Outcome, Queue, Severity
+
+
+class CaseNotHeld(Exception):
+    """The actor does not hold this case (never claimed it, lost the lease, or it is decided)."""
+
+
+class InvalidDecision(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    category: Category | None = None
+    severity: Severity | None = None
+    note: str = ""
+
+    def check(self) -> None:
+        if self.outcome == Outcome.VIOLATING and (self.category is None or not self.severity):
+            raise InvalidDecision("A violating decision needs a category and a severity.")
+        if self.outcome == Outcome.ESCALATED and not self.note.strip():
+            raise InvalidDecision("Say why you escalate: the senior reviewer reads it first.")
+
+
+def _lease_fields(queue: Queue, actor: AbstractBaseUser, now: Any) -> dict[str, Any]:
+    return {
+        "status": CaseStatus.CLAIMED,
+        "claimed_by": actor,
+        "claimed_at": now,
+        "lease_expires_at": now + timedelta(minutes=queue.lease_minutes),
+        "updated_at": now,
+    }
+
+
+def claim_next_case(*, actor: AbstractBaseUser, queue: Queue) -> Case | None:
+    """Lease the highest-priority, oldest open case of `queue` to `actor`, or None if there is none.
+
+    A case the actor already holds in this queue comes back first (a reload
+    must not grab a second one). On PostgreSQL the row is taken with
+    FOR UPDATE SKIP LOCKED, so concurrent claimers pass each other instead of
+    queueing; on SQLite the IMMEDIATE transaction serialises claimers.
+    """
+    expire_leases(queue=queue)
+    now = timezone.now()
+    with transaction.atomic():
+        held = (
+            Case.objects.filter(queue=queue, status=CaseStatus.CLAIMED, claimed_by=actor, lease_expires_at__gt=now)
+            .order_by("claimed_at")
+            .first()
+        )
+        if held is not None:
+            return held
+        candidates = (
+            Case.objects.filter(queue=queue, status=CaseStatus.OPEN)
+            .exclude(skips__reviewer=actor)
+            .order_by("-priority", "created_at")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+        case = candidates.first()
+        if case is None:
+            return None
+        for name, value in _lease_fields(queue, actor, now).items():
+            setattr(case, name, value)
+        case.save(update_fields=["status", "claimed_by", "claimed_at", "lease_expires_at", "updated_at"])
+        record(
+            actor=actor,
+            verb=AuditVerb.CASE_CLAIMED,
+            target=case,
+            after={"queue": queue.slug, "lease_expires_at": case.lease_expires_at.isoformat()},
+        )
+        return case
+
+
+def renew_lease(*, actor: AbstractBaseUser, case: Case) -> Case:
+    """Extend the lease while the reviewer has the page open. Not audited: it changes nothing but time."""
+    now = timezone.now()
+    queue = case.queue
+    updated = Case.objects.filter(pk=case.pk, status=CaseStatus.CLAIMED, claimed_by=actor).update(
+        lease_expires_at=now + timedelta(minutes=queue.lease_minutes), updated_at=now
+    )
+    if not updated:
+        raise CaseNotHeld("You no longer hold this case.")
+    case.refresh_from_db(fields=["lease_expires_at", "updated_at"])
+    return case
+
+
+@transaction.atomic
+def release_case(*, actor: AbstractBaseUser, case: Case, reason: str = "") -> Case:
+    locked = _held(actor, case)
+    _reopen(locked)
+    record(actor=actor, verb=AuditVerb.CASE_RELEASED, target=locked, reason=reason)
+    return locked
+
+
+@transaction.atomic
+def skip_case(*, actor: AbstractBaseUser, case: Case, reason: str) -> Case:
+    if not reason.strip():
+        raise InvalidDecision("Say why you skip this case.")
+    locked = _held(actor, case)
+    _reopen(locked)
+    CaseSkip.objects.get_or_create(case=locked, reviewer=actor, defaults={"reason": reason[:500]})
+    record(actor=actor, verb=AuditVerb.CASE_SKIPPED, target=locked, reason=reason)
+    return locked
+
+
+@transaction.atomic
+def take_back_case(*, actor: AbstractBaseUser, case: Case, reason: str) -> Case:
+    """A senior takes over a case someone else holds (they left, or it is urgent)."""
+    if not reason.strip():
+        raise InvalidDecision("Say why you take this case over.")
+    locked = Case.objects.select_for_update().select_related("queue").get(pk=case.pk)
+    if locked.status != CaseStatus.CLAIMED or locked.claimed_by_id == actor.pk:
+        raise CaseNotHeld("Only a case someone else holds can be taken back.")
+    before = {"claimed_by": locked.claimed_by_id}
+    now = timezone.now()
+    for name, value in _lease_fields(locked.queue, actor, now).items():
+        setattr(locked, name, value)
+    locked.save(update_fields=["status", "claimed_by", "claimed_at", "lease_expires_at", "updated_at"])
+    record(
+        actor=actor,
+        verb=AuditVerb.CASE_TAKEN_BACK,
+        target=locked,
+        before=before,
+        after={"claimed_by": actor.pk},
+        reason=reason,
+    )
+    return locked
+
+
+def expire_leases(*, queue: Queue | None = None) -> int:
+    """Return cases whose lease ran out to their queue; each return is audited."""
+    now = timezone.now()
+    expired = Case.objects.filter(status=CaseStatus.CLAIMED, lease_expires_at__lte=now)
+    if queue is not None:
+        expired = expired.filter(queue=queue)
+    count = 0
+    for case_id in list(expired.values_list("pk", flat=True)[:500]):
+        with transaction.atomic():
+            case = (
+                Case.objects.select_for_update()
+                .filter(pk=case_id, status=CaseStatus.CLAIMED, lease_expires_at__lte=now)
+                .first()
+            )
+            if case is None:
+                continue  # renewed, decided or expired by someone else meanwhile
+            before = {"claimed_by": case.claimed_by_id}
+            _reopen(case)
+            record(actor=SYSTEM, verb=AuditVerb.CASE_LEASE_EXPIRED, target=case, before=before)
+            count += 1
+    return count
+
+
+def _held(actor: AbstractBaseUser, case: Case) -> Case:
+    locked = Case.objects.select_for_update().select_related("queue").get(pk=case.pk)
+    if not locked.held_by(actor):
+        if locked.status == CaseStatus.CLOSED:
+            raise CaseNotHeld("This case is already decided.")
+        raise CaseNotHeld("You do not hold this case: claim it first (its lease may have run out).")
+    return locked
+
+
+def _reopen(case: Case) -> None:
+    case.status, case.claimed_by, case.claimed_at, case.lease_expires_at = CaseStatus.OPEN, None, None, None
+    case.updated_at = timezone.now()
+    case.save(update_fields=["status", "claimed_by", "claimed_at", "lease_expires_at", "updated_at"])
+
+
+def record_decision(*, actor: AbstractBaseUser, case: Case, verdict: Verdict, bulk: bool = False) -> Decision:
+    """Decide a case the actor holds. Violating makes a violation; escalating sends it to the seniors."""
+    verdict.check()
+    with transaction.atomic():
+        locked = _held(actor, case)
+        return _decide(actor, locked, verdict, bulk=bulk)
+
+
+def _decide(actor: AbstractBaseUser, case: Case, verdict: Verdict, *, bulk: bool) -> Decision:
+    from accounts.services import record_violation
+
+    now = timezone.now()
+    decision = Decision.objects.create(
+        case=case,
+        reviewer=actor,
+        outcome=verdict.outcome,
+        category=verdict.category if verdict.outcome == Outcome.VIOLATING else None,
+        severity=verdict.severity or "" if verdict.outcome == Outcome.VIOLATING else "",
+        note=verdict.note,
+        claimed_at=case.claimed_at,
+        decided_at=now,
+        handling_seconds=int((now - case.claimed_at).total_seconds()) if case.claimed_at else None,
+        bulk=bulk,
+    )
+    before = {"status": case.status, "queue": case.queue.slug}
+    if verdict.outcome == Outcome.ESCALATED:
+        escalations = Queue.objects.filter(kind=Queue.Kind.ESCALATION).order_by("pk").first()
+        if escalations is None:
+            raise InvalidDecision("There is no escalation queue: a policy admin must create one.")
+        _reopen(case)
+        case.queue = escalations
+        case.save(update_fields=["queue"])
+        verb = AuditVerb.CASE_ESCALATED
+    else:
+        case.status, case.closed_at, case.updated_at = CaseStatus.CLOSED, now, now
+        case.claimed_by, case.lease_expires_at = None, None
+        case.save(update_fields=["status", "closed_at", "updated_at", "claimed_by", "lease_expires_at"])
+        verb = AuditVerb.CASE_DECIDED
+        if verdict.outcome == Outcome.VIOLATING:
+            record_violation(decision=decision, occurred_at=_first_flag_time(case))
+    record(actor=actor, verb=verb, target=case, before=before, after=_describe(decision, case), reason=verdict.note)
+    return decision
+
+
+def _first_flag_time(case: Case) -> Any:
+    return case.flags.aggregate(first=Min("occurred_at"))["first"] or case.created_at
+
+
+def _describe(decision: Decision, case: Case) -> dict[str, Any]:
+    return {
+        "decision": decision.pk,
+        "outcome": decision.outcome,
+        "category": decision.category_id,
+        "severity": decision.severity,
+        "status": case.status,
+        "queue": case.queue.slug,
+        "bulk": decision.bulk,
+    }
+
+
+@transaction.atomic
+def correct_decision(*, actor: AbstractBaseUser, decision: Decision, verdict: Verdict, reason: str) -> Decision:
+    """A senior replaces a decision; the account's violation follows the new one."""
+    from accounts.services import record_violation, void_violation
+
+    if not reason.strip():
+        raise InvalidDecision("A correction needs a reason.")
+    verdict.check()
+    if verdict.outcome == Outcome.ESCALATED:
+        raise InvalidDecision("A correction decides: violating or not violating.")
+    old = Decision.objects.select_for_update().select_related("case__queue").get(pk=decision.pk)
+    if Decision.objects.filter(supersedes=old).exists():
+        raise InvalidDecision("This decision was already corrected; correct the newest one.")
+    if old.outcome == Outcome.ESCALATED:
+        raise InvalidDecision("An escalation is not a decision to correct; decide the case instead.")
+    now = timezone.now()
+    new = Decision.objects.create(
+        case=old.case,
+        reviewer=actor,
+        outcome=verdict.outcome,
+        category=verdict.category if verdict.outcome == Outcome.VIOLATING else None,
+        severity=verdict.severity or "" if verdict.outcome == Outcome.VIOLATING else "",
+        note=verdict.note or reason,
+        decided_at=now,
+        supersedes=old,
+    )
+    void_violation(decision=old)
+    if new.outcome == Outcome.VIOLATING:
+        record_violation(decision=new, occurred_at=_first_flag_time(old.case))
+    record(
+        actor=actor,
+        verb=AuditVerb.DECISION_CORRECTED,
+        target=old.case,
+        before={"decision": old.pk, "outcome": old.outcome, "category": old.category_id, "severity": old.severity},
+        after={"decision": new.pk, "outcome": new.outcome, "category": new.category_id, "severity": new.severity},
+        reason=reason,
+    )
+    return new
+
+
+@dataclass
+class BulkResult:
+    decided: list[int]
+    skipped: dict[int, str]
+
+
+def apply_bulk_decision(*, actor: AbstractBaseUser, case_ids: list[int], verdict: Verdict) -> BulkResult:
+    """One decision applied to many open cases (a spam wave): each gets its own decision and audit entry.
+
+    Cases someone else holds, or already decided, are left alone and listed.
+    """
+    verdict.check()
+    result = BulkResult(decided=[], skipped={})
+    for case_id in sorted(set(case_ids)):
+        with transaction.atomic():
+            case = Case.objects.select_for_update().select_related("queue").filter(pk=case_id).first()
+            if case is None:
+                result.skipped[case_id] = "no such case"
+                continue
+            if case.status == CaseStatus.CLOSED:
+                result.skipped[case_id] = "already decided"
+                continue
+            if case.status == CaseStatus.CLAIMED and case.claimed_by_id != actor.pk:
+                result.skipped[case_id] = "held by another reviewer"
+                continue
+            now = timezone.now()
+            if case.status == CaseStatus.OPEN:
+                for name, value in _lease_fields(case.queue, actor, now).items():
+                    setattr(case, name, value)
+            _decide(actor, case, verdict, bulk=True)
+            result.decided.append(case_id)
+    return result

@@ -1,0 +1,78 @@
+"""Integrations and their API keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from console.audit import record
+from console.models import AuditVerb
+from review.apikeys import hash_key
+from review.models import ApiKey, Integration, PolicyProfile, Scope
+
+
+@transaction.atomic
+def create_integration(*, actor: Any, name: str, profile: PolicyProfile, webhook_url: str = "") -> Integration:
+    integration = Integration.objects.create(name=name, profile=profile, webhook_url=webhook_url)
+    record(
+        actor=actor,
+        verb=AuditVerb.INTEGRATION_CREATED,
+        target=integration,
+        after={"name": name, "profile": profile.name, "webhook_url": webhook_url},
+    )
+    return integration
+
+
+@transaction.atomic
+def update_integration(
+    *, actor: Any, integration: Integration, profile: PolicyProfile, webhook_url: str, is_active: bool, reason: str
+) -> Integration:
+    locked = Integration.objects.select_for_update().get(pk=integration.pk)
+    before = {"profile": locked.profile.name, "webhook_url": locked.webhook_url, "is_active": locked.is_active}
+    locked.profile, locked.webhook_url, locked.is_active = profile, webhook_url, is_active
+    locked.save(update_fields=["profile", "webhook_url", "is_active"])
+    after = {"profile": profile.name, "webhook_url": webhook_url, "is_active": is_active}
+    record(actor=actor, verb=AuditVerb.INTEGRATION_CHANGED, target=locked, before=before, after=after, reason=reason)
+    return locked
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key: ApiKey
+    secret: str  # shown once, never stored
+
+
+@transaction.atomic
+def create_api_key(*, actor: Any, integration: Integration, name: str, scopes: list[Scope]) -> NewKey:
+    secret = ApiKey.generate()
+    key = ApiKey.objects.create(
+        integration=integration,
+        name=name,
+        prefix=secret[:10],
+        key_hash=hash_key(secret),
+        scopes=sorted(s.value for s in scopes),
+        created_by=actor if isinstance(actor, AbstractBaseUser) else None,
+    )
+    record(
+        actor=actor,
+        verb=AuditVerb.API_KEY_CREATED,
+        target=key,
+        after={"integration": integration.name, "name": name, "prefix": key.prefix, "scopes": key.scopes},
+    )
+    return NewKey(key=key, secret=secret)
+
+
+@transaction.atomic
+def revoke_api_key(*, actor: Any, key: ApiKey, reason: str = "") -> ApiKey:
+    locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if locked.revoked_at is not None:
+        raise ValueError("This key is already revoked.")
+    locked.revoked_at = timezone.now()
+    locked.revoked_by = actor if isinstance(actor, AbstractBaseUser) else None
+    locked.save(update_fields=["revoked_at", "revoked_by"])
+    record(actor=actor, verb=AuditVerb.API_KEY_REVOKED, target=locked, after={"prefix": locked.prefix}, reason=reason)
+    return locked
