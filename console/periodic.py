@@ -27,6 +27,7 @@ class PeriodicJob:
 
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("console.tasks.heartbeat", timedelta(minutes=1)),
+    PeriodicJob("review.tasks.expire_case_leases", timedelta(minutes=1)),
 ]
 
 

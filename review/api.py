@@ -7,11 +7,12 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from ninja import Router, Status
 
 from console.api import error, require_scope
-from review.models import Flag, Level, Scope
+from review.models import Flag, Level, Scope, Signal
 from review.openapi import FLAG_REQUEST_BODY, FlagOut, IngestOut
 from review.services import ingest_flags
 
@@ -72,7 +73,9 @@ def post_flags(request: HttpRequest) -> Any:
 def get_flag(request: HttpRequest, flag_id: str) -> Any:
     key = require_scope(request, Scope.FLAGS_READ)
     flag = get_object_or_404(
-        Flag.objects.select_related("account", "case__queue").prefetch_related("signals"),
+        Flag.objects.select_related("account", "case__queue").prefetch_related(
+            Prefetch("signals", queryset=Signal.objects.order_by("-level", "pk"))
+        ),
         integration_id=key.integration_id,
         external_id=flag_id,
     )
