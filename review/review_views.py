@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import messages
@@ -77,9 +78,11 @@ def _next_or_empty(request: HttpRequest, queue: Queue, *, status: int = 200) -> 
     if case is None:
         response = render(request, "review/_queue_empty.html", {"queue": queue}, status=status)
         response["HX-Push-Url"] = reverse("review:queues")
+        response["HX-Trigger"] = json.dumps({"docket:title": "Queues"})
         return response
     response = render(request, "review/_workspace.html", workspace_context(request, case), status=status)
     response["HX-Push-Url"] = reverse("review:case", args=[case.pk])
+    response["HX-Trigger"] = json.dumps({"docket:title": f"Case {case.pk}"})
     return response
 
 

@@ -80,6 +80,11 @@
     if (button && !button.disabled) { button.click(); event.preventDefault(); }
   });
 
+  // The server names the page it swapped in; keep the tab and history titles true.
+  document.addEventListener("docket:title", function (event) {
+    if (event.detail && event.detail.value) { document.title = event.detail.value + " · Docket"; }
+  });
+
   // After htmx swaps in the next case, start at the top of it.
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail && event.detail.target && event.detail.target.id === "workspace") {
