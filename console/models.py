@@ -46,6 +46,7 @@ class AuditVerb(models.TextChoices):
     CASE_TAKEN_BACK = "case.taken_back", "Case taken back"
     DECISION_CORRECTED = "decision.corrected", "Decision corrected"
     QUEUE_CHANGED = "queue.changed", "Queue changed"
+    CATEGORY_CHANGED = "category.changed", "Category changed"
 
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):

@@ -19,5 +19,7 @@ NAV: list[NavItem] = [
     NavItem("Queues", "review:queues", (Cap.REVIEW_CASES,)),
     NavItem("Cases", "review:cases", (Cap.REVIEW_CASES,)),
     NavItem("Integrations", "review:integrations", (Cap.MANAGE_INTEGRATIONS,)),
+    NavItem("Queue settings", "console:policy_queues", (Cap.MANAGE_POLICY,)),
+    NavItem("Categories", "console:policy_categories", (Cap.MANAGE_POLICY,)),
     NavItem("Audit log", "console:audit", (Cap.VIEW_AUDIT,)),
 ]

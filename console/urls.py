@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from console import views
+from console import policy_views, views
 from console.api import api
 
 app_name = "console"
@@ -20,6 +20,10 @@ console_patterns = [
     ),
     path("settings/", views.staff_settings, name="settings"),
     path("audit/", views.audit_log, name="audit"),
+    path("policy/queues/", policy_views.queues, name="policy_queues"),
+    path("policy/queues/<int:pk>/", policy_views.queue_edit, name="policy_queue"),
+    path("policy/categories/", policy_views.categories, name="policy_categories"),
+    path("policy/categories/<slug:slug>/", policy_views.category_edit, name="policy_category"),
 ]
 
 urlpatterns = [
