@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field, field_validator
 
-from accounts.services import UsageRow, record_usage
-from console.api import require_scope
-from review.intake import MAX_USER_CHARS
+from accounts.services import IllegalTransition, UsageRow, receive_appeal, record_usage
+from accounts.status import load_status
+from console.api import error, require_scope
+from review.intake import MAX_USER_CHARS, hash_user_id
 from review.models import Scope
 
 router = Router(tags=["accounts"])
@@ -54,3 +55,62 @@ def post_usage(request: HttpRequest, body: UsageBatchIn) -> Any:
         rows=[UsageRow(user=row.user, day=row.day, requests=row.requests) for row in body.usage],
     )
     return {"recorded": count}
+
+
+class ActionOut(Schema):
+    id: int
+    kind: str
+    scope: str | None
+    applied_at: str | None
+    ends_at: str | None
+
+
+class StatusOut(Schema):
+    state: str = Field(description="active, warned, restricted, suspended or terminated")
+    actions: list[ActionOut] = Field(description="Actions in force, with their scope and end time.")
+    as_of: str
+
+
+@router.get(
+    "/accounts/{user}/status",
+    response=StatusOut,
+    summary="An account's enforcement state, for the gateway's hot path",
+    description="Answered from a cache kept current on every change; an unknown user is `active`.",
+)
+def account_status(request: HttpRequest, user: str) -> HttpResponse:
+    key = require_scope(request, Scope.STATUS_READ)
+    if not user or len(user) > MAX_USER_CHARS:
+        return error(request, 400, f"user must be 1 to {MAX_USER_CHARS} characters.")
+    # Pre-rendered JSON straight from the cache: no schema work on the hot path.
+    return HttpResponse(load_status(key.integration_id, hash_user_id(user)), content_type="application/json")
+
+
+class AppealIn(Schema):
+    user: str = Field(min_length=1, max_length=MAX_USER_CHARS, description="Your user id.")
+    action: int = Field(description="The id of the action, as in the status answer or the webhook.")
+    text: str = Field(min_length=1, max_length=10_000, description="The user's words.")
+
+    @field_validator("user", "text")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        return UsageIn._storable(value)
+
+
+class AppealOut(Schema):
+    appeal: int
+    state: str
+
+
+@router.post("/appeals", response={201: AppealOut}, summary="Forward a user's appeal of an action in force")
+def post_appeal(request: HttpRequest, body: AppealIn) -> Any:
+    from accounts.models import Account
+
+    key = require_scope(request, Scope.APPEALS_WRITE)
+    account = Account.objects.filter(integration_id=key.integration_id, user_hash=hash_user_id(body.user)).first()
+    if account is None:
+        return error(request, 404, "No action applies to this user.")
+    try:
+        appeal = receive_appeal(actor=key, account=account, action_id=body.action, text=body.text)
+    except IllegalTransition as exc:
+        return error(request, 409, str(exc))
+    return Status(201, {"appeal": appeal.pk, "state": appeal.state})

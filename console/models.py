@@ -47,6 +47,21 @@ class AuditVerb(models.TextChoices):
     DECISION_CORRECTED = "decision.corrected", "Decision corrected"
     QUEUE_CHANGED = "queue.changed", "Queue changed"
     CATEGORY_CHANGED = "category.changed", "Category changed"
+    RULE_CREATED = "rule.created", "Enforcement rule created"
+    RULE_CHANGED = "rule.changed", "Enforcement rule changed"
+    ACTION_PROPOSED = "action.proposed", "Action proposed"
+    ACTION_APPROVAL_ADDED = "action.approval_added", "First of two approvals given"
+    ACTION_APPROVED = "action.approved", "Action approved"
+    ACTION_REJECTED = "action.rejected", "Action rejected"
+    ACTION_APPLIED = "action.applied", "Action applied"
+    ACTION_LIFTED = "action.lifted", "Action lifted"
+    ACTION_EXPIRED = "action.expired", "Action expired"
+    APPEAL_RECEIVED = "appeal.received", "Appeal received"
+    APPEAL_UPHELD = "appeal.upheld", "Appeal decided: action upheld"
+    APPEAL_REVERSED = "appeal.reversed", "Appeal decided: action reversed"
+    ACCOUNT_NOTE_ADDED = "account.note_added", "Note added to an account"
+    WEBHOOK_ENDPOINT_CREATED = "webhook.endpoint_created", "Webhook endpoint created"
+    WEBHOOK_REDELIVERED = "webhook.redelivered", "Webhook delivery sent again"
 
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):

@@ -28,6 +28,11 @@ class PeriodicJob:
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("console.tasks.heartbeat", timedelta(minutes=1)),
     PeriodicJob("review.tasks.expire_case_leases", timedelta(minutes=1)),
+    PeriodicJob("accounts.tasks.deliver_due_webhooks", timedelta(minutes=1)),
+    PeriodicJob("accounts.tasks.expire_due_actions", timedelta(minutes=1)),
+    PeriodicJob("accounts.tasks.publish_dirty_statuses", timedelta(minutes=1)),
+    PeriodicJob("accounts.tasks.sweep_violation_windows", timedelta(minutes=5)),
+    PeriodicJob("accounts.tasks.evaluate_recent_accounts", timedelta(hours=1)),
 ]
 
 

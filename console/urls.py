@@ -30,4 +30,5 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include((console_patterns, "console"))),
     path("", include("review.urls")),
+    path("", include("accounts.urls")),
 ]
