@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from console.audit import record
 from console.models import AuditVerb
-from review.apikeys import hash_key
+from review.apikeys import forget, hash_key
 from review.models import ApiKey, Integration, PolicyProfile, Scope
 
 
@@ -35,6 +35,7 @@ def update_integration(
     before = {"profile": locked.profile.name, "webhook_url": locked.webhook_url, "is_active": locked.is_active}
     locked.profile, locked.webhook_url, locked.is_active = profile, webhook_url, is_active
     locked.save(update_fields=["profile", "webhook_url", "is_active"])
+    forget(list(locked.api_keys.values_list("key_hash", flat=True)))
     after = {"profile": profile.name, "webhook_url": webhook_url, "is_active": is_active}
     record(actor=actor, verb=AuditVerb.INTEGRATION_CHANGED, target=locked, before=before, after=after, reason=reason)
     return locked
@@ -74,5 +75,6 @@ def revoke_api_key(*, actor: Any, key: ApiKey, reason: str = "") -> ApiKey:
     locked.revoked_at = timezone.now()
     locked.revoked_by = actor if isinstance(actor, AbstractBaseUser) else None
     locked.save(update_fields=["revoked_at", "revoked_by"])
+    forget([locked.key_hash])
     record(actor=actor, verb=AuditVerb.API_KEY_REVOKED, target=locked, after={"prefix": locked.prefix}, reason=reason)
     return locked
