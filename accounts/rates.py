@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Case, Count, ExpressionWrapper, F, FloatField, Q, Sum, When
+from django.db.models import Case, Count, ExpressionWrapper, F, FloatField, OuterRef, Q, Subquery, Sum, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account, AccountRates, SweepState, UsageDay, Violation, Window
@@ -74,13 +75,19 @@ def sweep(*, now: datetime | None = None) -> int:
             name="violation_windows", defaults={"last_run_at": now}
         )
         if created:
-            return 0
+            # No earlier run to continue from: violations may have left a window
+            # before this first one, so count every window afresh instead.
+            return len({d.account_id for d in recompute(now=now)})
         since = state.last_run_at
         touched: set[int] = set()
         for window, field in WINDOW_FIELDS.items():
+            left = F("occurred_at") + window.delta  # when the violation left this window
             aged = (
-                Violation.objects.confirmed()
-                .filter(occurred_at__gte=since - window.delta, occurred_at__lt=now - window.delta)
+                Violation.objects.filter(occurred_at__gte=since - window.delta, occurred_at__lt=now - window.delta)
+                # Only what `bump` counted in this window and did not take out again: confirmed
+                # before it left (a late decision never counted), and not voided before it left.
+                .filter(confirmed_at__lte=left)
+                .filter(Q(voided_at__isnull=True) | Q(voided_at__gt=left))
                 .values("account_id")
                 .annotate(n=Count("pk"))
             )
@@ -128,23 +135,35 @@ def recompute(*, now: datetime | None = None, fix: bool = True) -> list[Drift]:
     for account_id, want in actual.items():
         if account_id not in seen:
             drifts += [Drift(account_id, f, 0, want[f]) for f in WINDOW_FIELDS.values() if want[f]]
-    if fix and drifts:
+    window_drifts = [d for d in drifts if d.field in WINDOW_FIELDS.values()]
+    if fix and window_drifts:
         with transaction.atomic():
-            for account_id in sorted({d.account_id for d in drifts}):
+            for account_id in sorted({d.account_id for d in window_drifts}):
                 AccountRates.objects.update_or_create(account_id=account_id, defaults=actual.get(account_id, zero))
-            AccountRates.objects.filter(account_id__in={d.account_id for d in drifts}).update(**_rate_expressions())
+            AccountRates.objects.filter(account_id__in={d.account_id for d in window_drifts}).update(
+                **_rate_expressions()
+            )
             SweepState.objects.update_or_create(name="violation_windows", defaults={"last_run_at": now})
-    if fix:
-        _recount_totals()
-    return drifts
+    return drifts + _recount_totals(fix=fix)
 
 
-def _recount_totals() -> None:
-    """Account.violation_count is the confirmed violations of all time."""
-    totals = dict(
-        Violation.objects.confirmed().values("account_id").annotate(n=Count("pk")).values_list("account_id", "n")
+def _recount_totals(*, fix: bool) -> list[Drift]:
+    """Account.violation_count is the confirmed violations of all time: report (and fix) where it is not."""
+    confirmed = (
+        Violation.objects.confirmed()
+        .filter(account=OuterRef("pk"))
+        .order_by()
+        .values("account")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
-    wrong = Account.objects.exclude(violation_count=0).exclude(pk__in=totals).values_list("pk", flat=True)
-    Account.objects.filter(pk__in=list(wrong)).update(violation_count=0)
-    for account_id, n in totals.items():
-        Account.objects.filter(pk=account_id).exclude(violation_count=n).update(violation_count=n)
+    wrong = (
+        Account.objects.annotate(actual=Coalesce(Subquery(confirmed), 0))
+        .exclude(violation_count=F("actual"))
+        .values_list("pk", "violation_count", "actual")
+    )
+    drifts = [Drift(pk, "violation_count", stored, actual) for pk, stored, actual in wrong.iterator(chunk_size=5000)]
+    if fix:
+        for drift in drifts:
+            Account.objects.filter(pk=drift.account_id).update(violation_count=drift.actual)
+    return drifts

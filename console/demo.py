@@ -33,6 +33,7 @@ def seed_staff(log: Callable[[str], None]) -> None:
 
 
 def _steps() -> list[Callable[[Callable[[str], None]], None]]:
+    from accounts.demo import seed_enforcement
     from review.demo import seed_flags, seed_integrations
 
-    return [seed_staff, seed_integrations, seed_flags]
+    return [seed_staff, seed_integrations, seed_flags, seed_enforcement]

@@ -18,8 +18,12 @@ NAV: list[NavItem] = [
     NavItem("Dashboard", "console:home", (Cap.VIEW_DASHBOARD,)),
     NavItem("Queues", "review:queues", (Cap.REVIEW_CASES,)),
     NavItem("Cases", "review:cases", (Cap.REVIEW_CASES,)),
+    NavItem("Accounts", "accounts:accounts", (Cap.VIEW_ACCOUNTS,)),
+    NavItem("Actions", "accounts:actions", (Cap.APPROVE_ACTIONS,)),
     NavItem("Integrations", "review:integrations", (Cap.MANAGE_INTEGRATIONS,)),
+    NavItem("Webhooks", "accounts:webhooks", (Cap.MANAGE_INTEGRATIONS,)),
     NavItem("Queue settings", "console:policy_queues", (Cap.MANAGE_POLICY,)),
     NavItem("Categories", "console:policy_categories", (Cap.MANAGE_POLICY,)),
+    NavItem("Rules", "accounts:rules", (Cap.MANAGE_POLICY,)),
     NavItem("Audit log", "console:audit", (Cap.VIEW_AUDIT,)),
 ]

@@ -9,6 +9,7 @@ LOCAL_SECONDS.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import time
@@ -123,3 +124,6 @@ def _touch(key: ApiKey, digest: str) -> None:
         entry = _local.get(digest)
         if entry is not None and isinstance(entry[1], dict):
             entry[1]["last_used_at"] = now.isoformat()
+            # The shared copy too, or every process would write again once its local copy expires.
+            with contextlib.suppress(Exception):
+                cache.set(_cache_key(digest), entry[1], SHARED_SECONDS)

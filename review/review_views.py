@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from accounts.selectors import appeal_of
 from console.access import has_cap, require
 from console.models import StaffProfile
 from console.pagination import keyset_page
@@ -59,6 +60,7 @@ def workspace_context(request: HttpRequest, case: Case, *, form: VerdictForm | N
         "blurred": bool(sensitive) and (profile is None or profile.blur_sensitive),
         "can_correct": has_cap(request.user, Cap.HANDLE_ESCALATIONS),
         "correction_form": CorrectionForm(initial=initial),
+        "appeal": appeal_of(case),  # a case of the appeals queue shows its appeal panel
     }
 
 

@@ -98,7 +98,8 @@ def approve_action(*, actor: AbstractBaseUser, action: Action, reason: str) -> A
     kind = ActionKind(locked.kind)
     if kind.needs_four_eyes:
         if locked.proposed_by_id == actor.pk:
-            raise IllegalTransition(f"A {kind.label.lower()} needs a second senior: you proposed it.")
+            noun = {ActionKind.SUSPEND: "suspension", ActionKind.TERMINATE: "termination"}[kind]
+            raise IllegalTransition(f"A {noun} needs a second senior: you proposed it.")
         if locked.approvals.filter(pk=actor.pk).exists():
             raise IllegalTransition("You already approved it; a second, different senior must approve too.")
         if locked.proposed_by_id is None and not locked.approvals.exists():

@@ -33,7 +33,8 @@ def record_violation(*, decision: Any, occurred_at: datetime) -> Violation:
         confirmed_at=decision.decided_at,
     )
     Account.objects.filter(pk=case.account_id).update(violation_count=F("violation_count") + 1)
-    rates.bump(account_id=case.account_id, occurred_at=occurred_at, delta=+1)
+    # On the violation's own clock, so that the sweep can tell which windows this counted in.
+    rates.bump(account_id=case.account_id, occurred_at=occurred_at, delta=+1, now=violation.confirmed_at)
     transaction.on_commit(partial(_enqueue, evaluate_account, case.account_id))
     return violation
 
@@ -46,7 +47,7 @@ def void_violation(*, decision: Any) -> Violation | None:
     violation.voided_at = timezone.now()
     violation.save(update_fields=["voided_at"])
     Account.objects.filter(pk=violation.account_id).update(violation_count=F("violation_count") - 1)
-    rates.bump(account_id=violation.account_id, occurred_at=violation.occurred_at, delta=-1)
+    rates.bump(account_id=violation.account_id, occurred_at=violation.occurred_at, delta=-1, now=violation.voided_at)
     return violation
 
 

@@ -161,7 +161,8 @@ def deliver(delivery_id: int, *, now: datetime | None = None) -> str:
         error = str(getattr(exc, "reason", exc))[:500] or exc.__class__.__name__
     duration = int((time.monotonic() - started) * 1000)
     ok = status is not None and 200 <= status < 300
-    return _record_attempt(delivery, now=timezone.now(), status=status, error=error, duration=duration, ok=ok)
+    # On the caller's clock, like the claim: the backoff and the give-up count from this attempt.
+    return _record_attempt(delivery, now=now, status=status, error=error, duration=duration, ok=ok)
 
 
 @transaction.atomic
@@ -193,7 +194,9 @@ def deliver_due(*, now: datetime | None = None, limit: int = 200) -> int:
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
-    return sum(deliver(pk, now=now) == "delivered" for pk in list(due))
+    # Each send takes the later of the sweep's clock and the real one: late in a long sweep, a
+    # claim made with the sweep's start time would lock for less than LOCK, or not at all.
+    return sum(deliver(pk, now=max(now, timezone.now())) == "delivered" for pk in list(due))
 
 
 @transaction.atomic

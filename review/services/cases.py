@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Min
+from django.db.models import Min, QuerySet
 from django.utils import timezone
 
 from console.audit import SYSTEM, record
@@ -125,7 +125,7 @@ def take_back_case(*, actor: AbstractBaseUser, case: Case, reason: str) -> Case:
     """A senior takes over a case someone else holds (they left, or it is urgent)."""
     if not reason.strip():
         raise InvalidDecision("Say why you take this case over.")
-    locked = Case.objects.select_for_update().select_related("queue").get(pk=case.pk)
+    locked = _locked(Case.objects.filter(pk=case.pk)).get()
     if locked.status != CaseStatus.CLAIMED or locked.claimed_by_id == actor.pk:
         raise CaseNotHeld("Only a case someone else holds can be taken back.")
     before = {"claimed_by": locked.claimed_by_id}
@@ -167,8 +167,14 @@ def expire_leases(*, queue: Queue | None = None) -> int:
     return count
 
 
+def _locked(cases: QuerySet[Case]) -> QuerySet[Case]:
+    """Lock the case rows only. FOR UPDATE without OF would also lock the joined queue row, and
+    every decision, release and skip in a queue would then wait for the one before it to commit."""
+    return cases.select_related("queue").select_for_update(of=("self",))
+
+
 def _held(actor: AbstractBaseUser, case: Case) -> Case:
-    locked = Case.objects.select_for_update().select_related("queue").get(pk=case.pk)
+    locked = _locked(Case.objects.filter(pk=case.pk)).get()
     if not locked.held_by(actor):
         if locked.status == CaseStatus.CLOSED:
             raise CaseNotHeld("This case is already decided.")
@@ -252,7 +258,7 @@ def correct_decision(*, actor: AbstractBaseUser, decision: Decision, verdict: Ve
     verdict.check()
     if verdict.outcome == Outcome.ESCALATED:
         raise InvalidDecision("A correction decides: violating or not violating.")
-    old = Decision.objects.select_for_update().select_related("case__queue").get(pk=decision.pk)
+    old = Decision.objects.select_for_update(of=("self", "case")).select_related("case__queue").get(pk=decision.pk)
     if Decision.objects.filter(supersedes=old).exists():
         raise InvalidDecision("This decision was already corrected; correct the newest one.")
     if old.outcome == Outcome.ESCALATED:
@@ -297,7 +303,7 @@ def apply_bulk_decision(*, actor: AbstractBaseUser, case_ids: list[int], verdict
     result = BulkResult(decided=[], skipped={})
     for case_id in sorted(set(case_ids)):
         with transaction.atomic():
-            case = Case.objects.select_for_update().select_related("queue").filter(pk=case_id).first()
+            case = _locked(Case.objects.filter(pk=case_id)).first()
             if case is None:
                 result.skipped[case_id] = "no such case"
                 continue

@@ -41,6 +41,49 @@ def _key() -> dict[str, int]:
     return {"pk": key.integration_id, "key_pk": key.pk}
 
 
+def _rule() -> dict[str, int]:
+    from accounts.services.rules import save_rule
+
+    rule = save_rule(actor=None, rule=None, reason="test",
+                     data={"name": f"rule {make_integration().pk}", "kind": "any", "action_kind": "warn"})
+    return {"pk": rule.pk}
+
+
+def _delivery() -> dict[str, int]:
+    from django.utils import timezone
+
+    from accounts.models import WebhookDelivery, WebhookEvent
+    from accounts.services.webhooks import create_endpoint
+
+    integration = make_integration()
+    endpoint, _ = create_endpoint(actor=None, integration=integration, url="https://example.com/hook", events=[])
+    event = WebhookEvent.objects.create(integration=integration, type="action.applied", payload={},
+                                        created_at=timezone.now())
+    return {"pk": WebhookDelivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=timezone.now()).pk}
+
+
+
+def _action(*, applied: bool = False) -> Any:
+    from accounts.models import ActionKind
+    from accounts.services import apply_action, approve_action, propose_action
+
+    action = propose_action(actor=None, account=make_case().account, kind=ActionKind.WARN, reason="test")
+    if applied:
+        from console.services import create_staff
+
+        approver = create_staff(actor=None, username=f"approver{action.pk}", password="a-long-pass-4-tests",
+                                role=Role.SENIOR_REVIEWER)
+        approve_action(actor=approver, action=action, reason="test")
+        apply_action(actor=approver, action=action, reason="test")
+    return action
+
+
+def _appeal() -> dict[str, int]:
+    from accounts.services import receive_appeal
+
+    action = _action(applied=True)
+    return {"pk": receive_appeal(actor=None, account=action.account, action_id=action.pk, text="please").pk}
+
 
 @dataclass(frozen=True)
 class Page:
@@ -64,6 +107,18 @@ PAGES: list[Page] = [
     Page("console:policy_categories", Cap.MANAGE_POLICY),
     Page("console:policy_category", Cap.MANAGE_POLICY, kwargs=lambda: {"slug": "violence"}),
     Page("review:queues", Cap.REVIEW_CASES),
+    Page("accounts:accounts", Cap.VIEW_ACCOUNTS),
+    Page("accounts:account", Cap.VIEW_ACCOUNTS, kwargs=lambda: {"pk": make_case().account_id}),
+    # An empty note or proposal is a form error (400) for those allowed.
+    Page("accounts:account_note", Cap.VIEW_ACCOUNTS, kwargs=lambda: {"pk": make_case().account_id}, method="post",
+         ok=400),
+    Page("accounts:account_propose", Cap.APPROVE_ACTIONS, kwargs=lambda: {"pk": make_case().account_id},
+         method="post", ok=400),
+    Page("accounts:actions", Cap.APPROVE_ACTIONS),
+    Page("accounts:action", Cap.APPROVE_ACTIONS, kwargs=lambda: {"pk": _action().pk}),
+    # Without a step and a reason nothing happens: a message and back to the action (or the appeal's case).
+    Page("accounts:action_step", Cap.APPROVE_ACTIONS, kwargs=lambda: {"pk": _action().pk}, method="post", ok=302),
+    Page("accounts:appeal_decide", Cap.APPROVE_ACTIONS, kwargs=_appeal, method="post", ok=302),
     Page("review:start", Cap.REVIEW_CASES, kwargs=lambda: {"queue_pk": _general().pk}, method="post", ok=302),
     Page("review:cases", Cap.REVIEW_CASES),
     # Seniors only; an empty bulk form is refused with a message and a redirect.
@@ -76,6 +131,18 @@ PAGES: list[Page] = [
     Page("review:renew", Cap.REVIEW_CASES, kwargs=lambda: {"pk": make_case().pk}, method="post"),
     Page("review:take_back", Cap.HANDLE_ESCALATIONS, kwargs=lambda: {"pk": make_case().pk}, method="post", ok=302),
     Page("review:correct", Cap.HANDLE_ESCALATIONS, kwargs=lambda: {"pk": _decision().pk}, method="post", ok=400),
+    Page("accounts:rules", Cap.MANAGE_POLICY),
+    Page("accounts:rule_new", Cap.MANAGE_POLICY),
+    Page("accounts:rule_edit", Cap.MANAGE_POLICY, kwargs=_rule),
+    Page("accounts:rule_history", Cap.MANAGE_POLICY, kwargs=_rule),
+    # Without a reason nothing is restored: a message and back to the history.
+    Page("accounts:rule_restore", Cap.MANAGE_POLICY, kwargs=lambda: {**_rule(), "version": 1}, method="post",
+         ok=302),
+    Page("accounts:webhooks", Cap.MANAGE_INTEGRATIONS),
+    Page("accounts:webhook_endpoints", Cap.MANAGE_INTEGRATIONS, kwargs=lambda: {"pk": make_integration().pk}),
+    Page("accounts:webhook_deliveries", Cap.MANAGE_INTEGRATIONS),
+    Page("accounts:webhook_delivery", Cap.MANAGE_INTEGRATIONS, kwargs=_delivery),
+    Page("accounts:webhook_redeliver", Cap.MANAGE_INTEGRATIONS, kwargs=_delivery, method="post", ok=302),
     Page("review:integrations", Cap.MANAGE_INTEGRATIONS),
     Page("review:integration_new", Cap.MANAGE_INTEGRATIONS),
     Page("review:integration", Cap.MANAGE_INTEGRATIONS, kwargs=lambda: {"pk": make_integration().pk}),
