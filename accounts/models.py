@@ -121,11 +121,12 @@ class AccountRates(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["-v24h"], name="rates_v24h"),
-            models.Index(fields=["-v7d"], name="rates_v7d"),
-            models.Index(fields=["-v30d"], name="rates_v30d"),
-            models.Index(fields=["-v90d"], name="rates_v90d"),
-            models.Index(fields=["-rate_30d"], name="rates_rate30"),
+            models.Index(fields=["-v24h", "-account"], name="rates_v24h"),
+            models.Index(fields=["-v7d", "-account"], name="rates_v7d"),
+            models.Index(fields=["-v30d", "-account"], name="rates_v30d"),
+            models.Index(fields=["-v90d", "-account"], name="rates_v90d"),
+            models.Index(fields=["-rate_7d", "-account"], name="rates_rate7"),
+            models.Index(fields=["-rate_30d", "-account"], name="rates_rate30"),
         ]
 
     def __str__(self) -> str:

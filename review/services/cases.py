@@ -193,6 +193,8 @@ def record_decision(*, actor: AbstractBaseUser, case: Case, verdict: Verdict, bu
     verdict.check()
     with transaction.atomic():
         locked = _held(actor, case)
+        if locked.queue.kind == Queue.Kind.APPEAL:
+            raise InvalidDecision("An appeal is decided by upholding or reversing the action, not with a verdict.")
         return _decide(actor, locked, verdict, bulk=bulk)
 
 
@@ -312,6 +314,9 @@ def apply_bulk_decision(*, actor: AbstractBaseUser, case_ids: list[int], verdict
                 continue
             if case.status == CaseStatus.CLAIMED and case.claimed_by_id != actor.pk:
                 result.skipped[case_id] = "held by another reviewer"
+                continue
+            if case.queue.kind == Queue.Kind.APPEAL:
+                result.skipped[case_id] = "an appeal (uphold or reverse it instead)"
                 continue
             now = timezone.now()
             if case.status == CaseStatus.OPEN:

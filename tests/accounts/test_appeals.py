@@ -266,3 +266,20 @@ def test_a_decided_appeal_cannot_be_decided_again(third_senior, make_staff, open
 
     assert Appeal.objects.get().state == AppealState.UPHELD
     assert Action.objects.get().state == ActionState.APPLIED
+
+
+@pytest.mark.django_db
+def test_an_appeal_case_takes_no_verdict(senior, make_staff) -> None:
+    from review.models import Category, Outcome, Queue, Severity
+    from review.services import InvalidDecision, Verdict, apply_bulk_decision, record_decision
+    from tests.factories import hold, make_case
+
+    case = make_case()
+    appeals = Queue.objects.get(slug="appeals")
+    case.__class__.objects.filter(pk=case.pk).update(queue=appeals)
+    held = hold(case, senior)
+    with pytest.raises(InvalidDecision, match="An appeal is decided by upholding or reversing"):
+        record_decision(actor=senior, case=held, verdict=Verdict(
+            Outcome.VIOLATING, Category.objects.get(slug="hate"), Severity.LOW))
+    result = apply_bulk_decision(actor=senior, case_ids=[case.pk], verdict=Verdict(Outcome.NOT_VIOLATING))
+    assert result.skipped == {case.pk: "an appeal (uphold or reverse it instead)"}
