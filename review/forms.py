@@ -27,7 +27,9 @@ class IntegrationForm(forms.Form):
         help_text="The per-category thresholds its flags are judged by.",
     )
     webhook_url = forms.URLField(
-        required=False, assume_scheme="https", help_text="Where Docket sends action events (HTTPS). Optional."
+        required=False,
+        assume_scheme="https",
+        help_text="Optional: becomes the first webhook endpoint (every event). More on the Webhooks page.",
     )
 
     def clean_name(self) -> str:
@@ -42,7 +44,6 @@ class IntegrationForm(forms.Form):
 
 class IntegrationEditForm(forms.Form):
     profile = forms.ModelChoiceField(queryset=PolicyProfile.objects.order_by("name"))
-    webhook_url = forms.URLField(required=False, assume_scheme="https")
     is_active = forms.BooleanField(required=False, help_text="An inactive integration's keys are refused.")
     reason = forms.CharField(
         max_length=500, widget=forms.Textarea(attrs={"rows": 2}), help_text="Why — kept in the audit log."

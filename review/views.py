@@ -16,7 +16,8 @@ from review.models import ApiKey, Integration
 @require(Cap.MANAGE_INTEGRATIONS)
 def integrations(request: HttpRequest) -> HttpResponse:
     rows = Integration.objects.select_related("profile").annotate(
-        active_keys=Count("api_keys", filter=Q(api_keys__revoked_at__isnull=True))
+        active_keys=Count("api_keys", filter=Q(api_keys__revoked_at__isnull=True), distinct=True),
+        endpoints=Count("webhook_endpoints", filter=Q(webhook_endpoints__is_active=True), distinct=True),
     )
     return render(request, "review/integrations.html", {"integrations": rows})
 
@@ -28,6 +29,14 @@ def integration_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         integration = services.create_integration(actor=request.user, **form.cleaned_data)
         messages.success(request, f"Integration {integration.name} created. Now give it an API key.")
+        if integration.webhook_secret:  # type: ignore[attr-defined]
+            # Rendered, not redirected: the signing secret is shown this once.
+            endpoint = integration.webhook_endpoints.get()
+            response = render(request, "accounts/webhook_created.html",
+                              {"integration": integration, "endpoint": endpoint,
+                               "secret": integration.webhook_secret})  # type: ignore[attr-defined]
+            response["Cache-Control"] = "no-store"
+            return response
         return redirect("review:integration", pk=integration.pk)
     return render(request, "review/integration_form.html", {"form": form})
 
@@ -37,7 +46,7 @@ def integration(request: HttpRequest, pk: int) -> HttpResponse:
     obj = get_object_or_404(Integration.objects.select_related("profile"), pk=pk)
     keys = obj.api_keys.order_by("revoked_at", "-created_at").select_related("created_by")
     edit = IntegrationEditForm(
-        initial={"profile": obj.profile, "webhook_url": obj.webhook_url, "is_active": obj.is_active}
+        initial={"profile": obj.profile, "is_active": obj.is_active}
     )
     return render(
         request,
@@ -72,7 +81,7 @@ def key_new(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         keys = obj.api_keys.order_by("revoked_at", "-created_at")
         edit = IntegrationEditForm(
-            initial={"profile": obj.profile, "webhook_url": obj.webhook_url, "is_active": obj.is_active}
+            initial={"profile": obj.profile, "is_active": obj.is_active}
         )
         return render(
             request,

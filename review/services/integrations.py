@@ -17,6 +17,14 @@ from review.models import ApiKey, Integration, PolicyProfile, Scope
 
 @transaction.atomic
 def create_integration(*, actor: Any, name: str, profile: PolicyProfile, webhook_url: str = "") -> Integration:
+    """Create an integration; a webhook URL given here becomes its first endpoint (every event).
+
+    The endpoint's signing secret is left on `integration.webhook_secret`
+    for the caller to show once; it is not kept anywhere else in the clear
+    but on the endpoint itself.
+    """
+    from accounts.services.webhooks import create_endpoint
+
     integration = Integration.objects.create(name=name, profile=profile, webhook_url=webhook_url)
     record(
         actor=actor,
@@ -24,19 +32,24 @@ def create_integration(*, actor: Any, name: str, profile: PolicyProfile, webhook
         target=integration,
         after={"name": name, "profile": profile.name, "webhook_url": webhook_url},
     )
+    integration.webhook_secret = None  # type: ignore[attr-defined]
+    if webhook_url:
+        _, integration.webhook_secret = create_endpoint(  # type: ignore[attr-defined]
+            actor=actor, integration=integration, url=webhook_url, events=[]
+        )
     return integration
 
 
 @transaction.atomic
 def update_integration(
-    *, actor: Any, integration: Integration, profile: PolicyProfile, webhook_url: str, is_active: bool, reason: str
+    *, actor: Any, integration: Integration, profile: PolicyProfile, is_active: bool, reason: str
 ) -> Integration:
     locked = Integration.objects.select_for_update().get(pk=integration.pk)
-    before = {"profile": locked.profile.name, "webhook_url": locked.webhook_url, "is_active": locked.is_active}
-    locked.profile, locked.webhook_url, locked.is_active = profile, webhook_url, is_active
-    locked.save(update_fields=["profile", "webhook_url", "is_active"])
+    before = {"profile": locked.profile.name, "is_active": locked.is_active}
+    locked.profile, locked.is_active = profile, is_active
+    locked.save(update_fields=["profile", "is_active"])
     forget(list(locked.api_keys.values_list("key_hash", flat=True)))
-    after = {"profile": profile.name, "webhook_url": webhook_url, "is_active": is_active}
+    after = {"profile": profile.name, "is_active": is_active}
     record(actor=actor, verb=AuditVerb.INTEGRATION_CHANGED, target=locked, before=before, after=after, reason=reason)
     return locked
 

@@ -99,7 +99,6 @@ def test_a_key_of_a_deactivated_integration_is_refused_with_401(client: Client, 
         actor=None,
         integration=integration,
         profile=integration.profile,
-        webhook_url="",
         is_active=False,
         reason="contract ended",
     )

@@ -16,9 +16,24 @@ def test_ops_creates_an_integration_and_it_is_audited(client, ops) -> None:
     response = client.post(reverse("review:integration_new"),
                            {"name": "Acme", "profile": profile.pk, "webhook_url": "https://acme.example/hooks"})
     integration = Integration.objects.get(name="Acme")
-    assert response.status_code == 302 and response["Location"] == reverse("review:integration", args=[integration.pk])
     entry = AuditEntry.objects.get(verb=AuditVerb.INTEGRATION_CREATED)
     assert (entry.actor_label, entry.after["webhook_url"]) == ("otto", "https://acme.example/hooks")
+    # The URL became the integration's first webhook endpoint; its secret is shown this once.
+    endpoint = integration.webhook_endpoints.get()
+    assert (endpoint.url, endpoint.events) == ("https://acme.example/hooks", [])
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    assert endpoint.secret in response.content.decode()
+    assert AuditEntry.objects.filter(verb=AuditVerb.WEBHOOK_ENDPOINT_CREATED).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_integration_without_a_webhook_goes_straight_to_its_page(client, ops) -> None:
+    client.force_login(ops)
+    profile = PolicyProfile.objects.get(name="Default")
+    response = client.post(reverse("review:integration_new"), {"name": "Acme", "profile": profile.pk})
+    integration = Integration.objects.get(name="Acme")
+    assert response.status_code == 302 and response["Location"] == reverse("review:integration", args=[integration.pk])
+    assert not integration.webhook_endpoints.exists()
 
 
 @pytest.mark.django_db
@@ -82,7 +97,7 @@ def test_changing_an_integration_needs_a_reason_and_is_audited(client, ops) -> N
     url = reverse("review:integration_edit", args=[integration.pk])
     profile = PolicyProfile.objects.get(name="Default")
     assert client.post(url, {"profile": profile.pk, "is_active": ""}).status_code == 400
-    client.post(url, {"profile": profile.pk, "webhook_url": "", "reason": "platform retired"})
+    client.post(url, {"profile": profile.pk, "reason": "platform retired"})
     integration.refresh_from_db()
     assert integration.is_active is False
     entry = AuditEntry.objects.get(verb=AuditVerb.INTEGRATION_CHANGED)
