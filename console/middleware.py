@@ -11,7 +11,7 @@ class StaffLoginRequiredMiddleware(LoginRequiredMiddleware):
     answers 401 in JSON rather than redirecting to a login page.
     """
 
-    open_prefixes = ("/api/", "/static/", "/healthz", "/metrics")
+    open_prefixes = ("/api/", "/static/", "/livez", "/healthz", "/metrics")
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):  # type: ignore[no-untyped-def]
         if request.path.startswith(self.open_prefixes):

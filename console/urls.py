@@ -10,6 +10,7 @@ app_name = "console"
 
 console_patterns = [
     path("", views.home, name="home"),
+    path("livez", views.livez, name="livez"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("password/", views.PasswordChangeView.as_view(), name="password_change"),

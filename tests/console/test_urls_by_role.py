@@ -96,6 +96,7 @@ class Page:
 
 PAGES: list[Page] = [
     Page("console:login", OPEN),
+    Page("console:livez", OPEN),
     Page("console:logout", OPEN, method="post", ok=302),
     Page("console:home", Cap.VIEW_DASHBOARD),
     Page("console:password_change", None),
