@@ -119,7 +119,14 @@ if DOCKET_TASK_BACKEND != "immediate" and not REDIS_URL:
     raise ImproperlyConfigured(f"DOCKET_TASK_BACKEND={DOCKET_TASK_BACKEND} needs REDIS_URL (redis://host:6379/0).")
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "console.cache.DocketRedisCache",
+            "LOCATION": REDIS_URL,
+            # Fail fast: a cache outage must slow nothing down (every reader falls back to the database).
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts.status import status_view
 from console import policy_views, views
 from console.api import api
 
@@ -28,6 +29,8 @@ console_patterns = [
 ]
 
 urlpatterns = [
+    # The status endpoint is on the platform's hot path: a plain view, ahead of the API router.
+    path("api/v1/accounts/<str:user>/status", status_view),
     path("api/v1/", api.urls),
     path("", include((console_patterns, "console"))),
     path("", include("review.urls")),

@@ -65,15 +65,13 @@ def _lookup(digest: str) -> dict[str, Any] | str:
         return hit[1]
     try:
         found = cache.get(_cache_key(digest))
-    except Exception:  # noqa: BLE001 - the cache is down: the database answers
+    except Exception:
         found = None
     if found is None:
         key = ApiKey.objects.active().filter(key_hash=digest).first()
         found = _fields(key) if key else _MISSING
-        try:
-            cache.set(_cache_key(digest), found, SHARED_SECONDS)
-        except Exception:  # noqa: BLE001, S110 - served from the database this time
-            pass
+        with contextlib.suppress(Exception):  # served from the database this time
+            cache.set(_cache_key(digest), dict(found) if isinstance(found, dict) else found, SHARED_SECONDS)
     if len(_local) > 10_000:
         _local.clear()
     _local[digest] = (now + LOCAL_SECONDS, found)
@@ -93,7 +91,9 @@ def authenticate(secret: str) -> ApiKey | None:
     found = _lookup(digest)
     if found == _MISSING or not isinstance(found, dict) or not hmac.compare_digest(found["key_hash"], digest):
         return None
-    key = _from_fields(found)
+    key = found.get("_key")
+    if key is None:  # built once per local cache entry, not once per request
+        key = found["_key"] = _from_fields(found)
     _touch(key, digest)
     return key
 
@@ -105,10 +105,8 @@ def forget(digests: list[str]) -> None:
     def drop() -> None:
         for digest in digests:
             _local.pop(digest, None)
-            try:
+            with contextlib.suppress(Exception):  # the shared entry expires within SHARED_SECONDS
                 cache.delete(_cache_key(digest))
-            except Exception:  # noqa: BLE001, S110 - the shared entry expires within SHARED_SECONDS
-                pass
 
     drop()
     transaction.on_commit(drop)
@@ -125,5 +123,6 @@ def _touch(key: ApiKey, digest: str) -> None:
         if entry is not None and isinstance(entry[1], dict):
             entry[1]["last_used_at"] = now.isoformat()
             # The shared copy too, or every process would write again once its local copy expires.
+            shared = {k: v for k, v in entry[1].items() if k != "_key"}
             with contextlib.suppress(Exception):
-                cache.set(_cache_key(digest), entry[1], SHARED_SECONDS)
+                cache.set(_cache_key(digest), shared, SHARED_SECONDS)
