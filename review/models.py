@@ -40,6 +40,26 @@ class Threshold(models.TextChoices):
 Source = models.TextChoices("Source", [(name, name) for name in ADAPTERS])
 
 
+class PolicyState(models.Model):
+    """A token that database triggers replace with a random one on every change to a policy table.
+
+    Random rather than a counter: a rolled-back change takes its bump with it,
+    and a counter would then hand out the same number again for a different
+    policy.
+
+    Each process keeps the policies it loaded with the version it read; one
+    primary-key read per request tells whether they are still current, so
+    ingestion does not reload eight tables for every flag and never judges by
+    a stale policy (migration 0003 installs the triggers).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"policy version {self.version}"
+
+
 class Category(models.Model):
     """A harm category of the taxonomy (seeded; child_safety is not adjustable)."""
 

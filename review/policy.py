@@ -17,6 +17,7 @@ from review.models import (
     Integration,
     LabelMapping,
     Level,
+    PolicyState,
     ProfileThreshold,
     Queue,
     RoutingRule,
@@ -138,6 +139,28 @@ def lead_signal(signals: list[JudgedSignal], weights: dict[str, int]) -> JudgedS
     """The met signal that decides a case's queue and priority."""
     met = [s for s in signals if s.met]
     return max(met, key=lambda s: (weights.get(s.category, 100), int(s.level), s.score or 0.0)) if met else None
+
+
+_cached: dict[int, tuple[int, Policy]] = {}
+
+
+def policy_for(integration: Integration) -> Policy:
+    """The integration's policy, from this process's memory while the policy version is unchanged.
+
+    One primary-key read per call; any change to a policy table (through
+    the console, a command, a migration or by hand) bumps the version in the
+    same transaction, through database triggers.
+    """
+    version = PolicyState.objects.filter(pk=1).values_list("version", flat=True).first()
+    hit = _cached.get(integration.pk)
+    if version is not None and hit is not None and hit[0] == version:
+        return hit[1]
+    policy = load_policy(integration)
+    if version is not None:
+        if len(_cached) > 1000:
+            _cached.clear()
+        _cached[integration.pk] = (version, policy)
+    return policy
 
 
 def load_policy(integration: Integration) -> Policy:

@@ -47,7 +47,7 @@ def normalise(
     not make flags bounce. A malformed table does raise ValueError: that is a
     policy mistake to surface, not a flag to accept with a guessed level.
     """
-    lookup = _LabelLookup(label_map)
+    lookup = _lookup_for(label_map)
     default_level = _level(unsafe_level, f"unsafe level for {source!r}")
     thresholds = _thresholds(source, cut_points)
     # Tables that went through JSON come back with string keys ("4": "medium").
@@ -62,6 +62,25 @@ def normalise(
         )
         for signal in raw
     ]
+
+
+_LOOKUPS: dict[int, tuple[Mapping[str, str], _LabelLookup]] = {}
+
+
+def _lookup_for(label_map: Mapping[str, str]) -> _LabelLookup:
+    """One lookup per table object: a cached policy passes the same dict for every flag.
+
+    The table itself is kept beside its lookup, so an id reused by a new
+    dict after the old one died can never match.
+    """
+    hit = _LOOKUPS.get(id(label_map))
+    if hit is not None and hit[0] is label_map:
+        return hit[1]
+    if len(_LOOKUPS) > 256:
+        _LOOKUPS.clear()
+    lookup = _LabelLookup(label_map)
+    _LOOKUPS[id(label_map)] = (label_map, lookup)
+    return lookup
 
 
 class _LabelLookup:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from review.bulk import insert_ignoring_conflicts, insert_rows, join_cases, set_flag_cases, upsert_accounts
 from review.intake import FlagInput, Invalid, read_flag
 from review.models import Case, CaseStatus, Flag, Integration, Signal
-from review.policy import JudgedSignal, Policy, lead_signal, load_policy
+from review.policy import JudgedSignal, Policy, lead_signal, policy_for
 
 
 @dataclass
@@ -54,7 +54,7 @@ def ingest_flags(*, integration: Integration, payloads: list[object], now: datet
     flags are evidence, not changes made by people.
     """
     received = now or timezone.now()
-    policy = load_policy(integration)
+    policy = policy_for(integration)
     outcomes: list[FlagOutcome] = []
     pending: dict[str, _Pending] = {}
     repeats: list[FlagOutcome] = []
