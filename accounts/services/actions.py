@@ -88,13 +88,31 @@ def propose_action(
     return action
 
 
-@transaction.atomic
-def approve_action(*, actor: AbstractBaseUser, action: Action, reason: str) -> Action:
+def _take(actor: Any, action: Action, reason: str, *, expect: ActionState, step: str) -> Action:
+    """The checks every staff step shares: a reason, a senior, the action locked and in `expect`."""
     _require_reason(reason)
     _require_senior(actor)
     locked = _lock(action)
-    if locked.state != ActionState.PROPOSED:
-        raise IllegalTransition(f"Only a proposed action can be approved; this one is {locked.get_state_display()}.")
+    if locked.state != expect:
+        article = "an" if expect.label[0] in "AEIOU" else "a"
+        raise IllegalTransition(
+            f"Only {article} {expect.label.lower()} action can be {step}; this one is {locked.get_state_display()}."
+        )
+    return locked
+
+
+def _move(actor: Any, locked: Action, verb: AuditVerb, reason: str, **changes: Any) -> Action:
+    before = _snapshot(locked)
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    locked.save(update_fields=list(changes))
+    record(actor=actor, verb=verb, target=locked, before=before, after=_snapshot(locked), reason=reason)
+    return locked
+
+
+@transaction.atomic
+def approve_action(*, actor: AbstractBaseUser, action: Action, reason: str) -> Action:
+    locked = _take(actor, action, reason, expect=ActionState.PROPOSED, step="approved")
     kind = ActionKind(locked.kind)
     if kind.needs_four_eyes:
         if locked.proposed_by_id == actor.pk:
@@ -109,55 +127,31 @@ def approve_action(*, actor: AbstractBaseUser, action: Action, reason: str) -> A
             )
             return locked
     locked.approvals.add(actor)
-    before = _snapshot(locked)
-    locked.state, locked.decided_at = ActionState.APPROVED, timezone.now()
-    locked.save(update_fields=["state", "decided_at"])
-    record(
-        actor=actor,
-        verb=AuditVerb.ACTION_APPROVED,
-        target=locked,
-        before=before,
-        after=_snapshot(locked),
-        reason=reason,
+    return _move(
+        actor, locked, AuditVerb.ACTION_APPROVED, reason, state=ActionState.APPROVED, decided_at=timezone.now()
     )
-    return locked
 
 
 @transaction.atomic
 def reject_action(*, actor: AbstractBaseUser, action: Action, reason: str) -> Action:
-    _require_reason(reason)
-    _require_senior(actor)
-    locked = _lock(action)
-    if locked.state != ActionState.PROPOSED:
-        raise IllegalTransition(f"Only a proposed action can be rejected; this one is {locked.get_state_display()}.")
-    before = _snapshot(locked)
-    locked.state, locked.decided_at = ActionState.REJECTED, timezone.now()
-    locked.save(update_fields=["state", "decided_at"])
-    record(
-        actor=actor,
-        verb=AuditVerb.ACTION_REJECTED,
-        target=locked,
-        before=before,
-        after=_snapshot(locked),
-        reason=reason,
+    locked = _take(actor, action, reason, expect=ActionState.PROPOSED, step="rejected")
+    return _move(
+        actor, locked, AuditVerb.ACTION_REJECTED, reason, state=ActionState.REJECTED, decided_at=timezone.now()
     )
-    return locked
 
 
 @transaction.atomic
 def apply_action(*, actor: AbstractBaseUser, action: Action, reason: str) -> Action:
-    _require_reason(reason)
-    _require_senior(actor)
-    locked = _lock(action)
-    if locked.state != ActionState.APPROVED:
-        raise IllegalTransition(f"Only an approved action can be applied; this one is {locked.get_state_display()}.")
-    before = _snapshot(locked)
+    locked = _take(actor, action, reason, expect=ActionState.APPROVED, step="applied")
     now = timezone.now()
-    locked.state, locked.applied_at = ActionState.APPLIED, now
-    locked.ends_at = now + timedelta(hours=locked.hours) if locked.hours else None
-    locked.save(update_fields=["state", "applied_at", "ends_at"])
-    record(
-        actor=actor, verb=AuditVerb.ACTION_APPLIED, target=locked, before=before, after=_snapshot(locked), reason=reason
+    _move(
+        actor,
+        locked,
+        AuditVerb.ACTION_APPLIED,
+        reason,
+        state=ActionState.APPLIED,
+        applied_at=now,
+        ends_at=now + timedelta(hours=locked.hours) if locked.hours else None,
     )
     _after_change(locked, WebhookEventType.ACTION_APPLIED)
     return locked
