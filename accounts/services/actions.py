@@ -39,7 +39,7 @@ def _snapshot(action: Action) -> dict[str, Any]:
 
 
 def _lock(action: Action) -> Action:
-    return Action.objects.select_for_update().select_related("account").get(pk=action.pk)
+    return Action.objects.select_for_update(of=("self",)).select_related("account").get(pk=action.pk)
 
 
 def _require_reason(reason: str) -> None:
