@@ -11,7 +11,6 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
-
 from console.roles import Role, sync_roles
 from console.services import create_staff
 

@@ -80,7 +80,10 @@ def hold(case: Any, reviewer: Any, minutes: int = 10) -> Any:
 
     now = timezone.now()
     Case.objects.filter(pk=case.pk).update(
-        status=CaseStatus.CLAIMED, claimed_by=reviewer, claimed_at=now, lease_expires_at=now + timedelta(minutes=minutes)
+        status=CaseStatus.CLAIMED,
+        claimed_by=reviewer,
+        claimed_at=now,
+        lease_expires_at=now + timedelta(minutes=minutes),
     )
     return Case.objects.select_related("queue").get(pk=case.pk)
 

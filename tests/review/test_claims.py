@@ -25,7 +25,7 @@ def _cases(n: int, **overrides):  # type: ignore[no-untyped-def]
 
 @pytest.mark.django_db
 def test_a_claim_takes_the_highest_priority_then_the_oldest_case(reviewer, general) -> None:
-    low_old, low_new = _cases(2, result={"signals": [{"category": "hate", "level": "low"}]})
+    low_old, _low_new = _cases(2, result={"signals": [{"category": "hate", "level": "low"}]})
     high = make_case(prompt="high", result={"signals": [{"category": "hate", "level": "high"}]})
     assert high.priority > low_old.priority
     order = [claim_next_case(actor=reviewer, queue=general) for _ in range(1)]

@@ -23,7 +23,7 @@ def test_create_integration_uses_the_named_profile_and_audits(capsys) -> None:
 
 @pytest.mark.django_db
 def test_create_integration_refuses_an_unknown_profile() -> None:
-    with pytest.raises(CommandError, match="No policy profile named 'Nope'. Known: Default"):
+    with pytest.raises(CommandError, match=r"No policy profile named 'Nope'\. Known: Default"):
         call_command("create_integration", "Acme", "--profile", "Nope")
     assert not Integration.objects.exists()
 
@@ -77,5 +77,5 @@ def test_ingest_jsonl_succeeds_quietly_when_every_line_is_good(tmp_path) -> None
 @pytest.mark.django_db
 def test_ingest_jsonl_names_a_missing_file() -> None:
     make_integration("Acme")
-    with pytest.raises(CommandError, match="No such file: /nope.jsonl"):
+    with pytest.raises(CommandError, match=r"No such file: /nope\.jsonl"):
         call_command("ingest_jsonl", "/nope.jsonl", "--integration", "Acme")
