@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Status
 
 from console.api import error, require_scope
-from review.models import Flag, Level, Scope, Signal
+from review.models import Decision, Flag, Level, Outcome, Scope, Signal
 from review.openapi import FLAG_REQUEST_BODY, FlagOut, IngestOut
 from review.services import ingest_flags
 
@@ -110,4 +110,22 @@ def get_flag(request: HttpRequest, flag_id: str) -> Any:
 
 
 def _decision(flag: Flag) -> dict[str, Any] | None:
-    return None
+    """The case's standing decision (the newest that was not corrected), once there is one."""
+    if flag.case_id is None:
+        return None
+    decision = (
+        Decision.objects.current()
+        .filter(case_id=flag.case_id)
+        .exclude(outcome=Outcome.ESCALATED)
+        .order_by("-decided_at")
+        .first()
+    )
+    if decision is None:
+        return None
+    return {
+        "outcome": decision.outcome,
+        "category": decision.category_id,
+        "severity": decision.severity or None,
+        "decided_at": decision.decided_at.isoformat(),
+        "corrected": decision.supersedes_id is not None,
+    }

@@ -794,3 +794,28 @@ def test_ingestion_writes_no_audit_entries(api: Api) -> None:
     api.post_flags(flag_payload(id="req-x"))
 
     assert AuditEntry.objects.count() == before
+
+
+def test_get_shows_the_decision_once_there_is_one_and_follows_a_correction(
+    api: Api, integration: Integration, reviewer, senior
+) -> None:
+    from review.models import Case, Category, Outcome, Severity
+    from review.services import Verdict, correct_decision
+    from tests.factories import make_decision
+
+    api.post_flags(flag_payload(id="decided-1"))
+    assert api.get("flags/decided-1").json()["decision"] is None
+    case = Case.objects.get()
+    first = make_decision(
+        case, reviewer, outcome=Outcome.VIOLATING, category=Category.objects.get(slug="hate"), severity=Severity.HIGH
+    )
+    shown = api.get("flags/decided-1").json()["decision"]
+    assert (shown["outcome"], shown["category"], shown["severity"], shown["corrected"]) == (
+        "violating",
+        "hate",
+        "high",
+        False,
+    )
+    correct_decision(actor=senior, decision=first, verdict=Verdict(Outcome.NOT_VIOLATING), reason="satire")
+    shown = api.get("flags/decided-1").json()["decision"]
+    assert (shown["outcome"], shown["category"], shown["corrected"]) == ("not_violating", None, True)
