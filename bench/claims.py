@@ -44,7 +44,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -58,13 +57,12 @@ from urllib.parse import urlencode
 
 import psycopg
 import psycopg.sql
+from common import bench_env, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VENV_BIN = Path(sys.executable).parent
 
-BENCH_SECRET = "bench-only-secret-key-claims-0123456789-abcdefghijklmnopqrstuvwxyz"
-BENCH_HASH_KEY = "bench-only-account-hash-key-claims-0123456789"
 BENCH_PASSWORD = "bench-only-password-claims-0123"
 INTEGRATION = "bench-claims"
 CASES = 1_000_000
@@ -111,26 +109,6 @@ TEXT = (
 
 
 # --- Environment and database ------------------------------------------------------------
-
-
-def bench_env(database_url: str) -> dict[str, str]:
-    """The settings gunicorn and this process run with: production-like, plain HTTP on 127.0.0.1."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DOCKET_", "DB_"))}
-    env.update(
-        DATABASE_URL=database_url,
-        DEBUG="false",
-        SECRET_KEY=BENCH_SECRET,
-        DOCKET_ACCOUNT_HASH_KEY=BENCH_HASH_KEY,
-        DOCKET_HTTPS="false",
-        DOCKET_STATIC_MANIFEST="false",
-        DOCKET_TASK_BACKEND="immediate",
-        ALLOWED_HOSTS="127.0.0.1",
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-        DJANGO_SETTINGS_MODULE="console.settings",
-    )
-    env.pop("REDIS_URL", None)
-    return env
 
 
 def ensure_database(database_url: str, env: dict[str, str]) -> None:
@@ -720,12 +698,6 @@ def passed(run: Run) -> bool:
 
 
 # --- Pages ------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_gunicorn(env: dict[str, str], *, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:

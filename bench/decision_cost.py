@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from common import bench_env
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -27,12 +29,9 @@ def main() -> int:
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/docket_bench_decisions")
     parser.add_argument("--decisions", type=int, default=200)
     args = parser.parse_args()
-    os.environ.update(
-        DATABASE_URL=args.database_url, DJANGO_SETTINGS_MODULE="console.settings", DEBUG="false",
-        SECRET_KEY="bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        DOCKET_ACCOUNT_HASH_KEY="bench-only-account-hash-key-0123456789", DOCKET_HTTPS="false",
-        DOCKET_TASK_BACKEND="immediate",
-    )
+    env = bench_env(args.database_url)
+    os.environ.clear()
+    os.environ.update(env)
     name = args.database_url.rsplit("/", 1)[-1]
     subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", name], check=True)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], check=True)
@@ -53,14 +52,17 @@ def main() -> int:
     from review.services import Verdict, record_decision
     from tests.factories import hold, make_case, make_integration
 
-    reviewer = create_staff(actor=None, username="bench-reviewer", password="a-long-bench-password-1", role=Role.REVIEWER)
+    reviewer = create_staff(
+        actor=None, username="bench-reviewer", password="a-long-bench-password-1", role=Role.REVIEWER
+    )
     integration = make_integration("Bench")
     hate = Category.objects.get(slug="hate")
     seeds = {n: make_case(integration, user=f"user-{n}", prompt=f"seed {n}") for n in (10, 10_000)}
     queue = Queue.objects.get(slug="general")
     for n, case in seeds.items():
-        decision = record_decision(actor=reviewer, case=hold(case, reviewer),
-                                   verdict=Verdict(Outcome.VIOLATING, hate, Severity.LOW))
+        decision = record_decision(
+            actor=reviewer, case=hold(case, reviewer), verdict=Verdict(Outcome.VIOLATING, hate, Severity.LOW)
+        )
         # n - 1 more violations, spread over 90 days, bulk-inserted with their decisions.
         now = timezone.now()
         with connection.cursor() as cursor:

@@ -42,7 +42,6 @@ import os
 import random
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -56,14 +55,13 @@ from typing import Any
 
 import psycopg
 import psycopg.sql
+from common import bench_env, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 BATCH_SIZE = 500
 QUIET = 0.25  # busy cores below which the machine counts as otherwise idle
 MAX_LAG = 10.0  # seconds behind schedule after which the single-flag load gives up on a send
-BENCH_SECRET = "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-0123"
-BENCH_HASH_KEY = "bench-only-account-hash-key-0123456789"
 RESET_TABLES = ["review_signal", "review_flag", "review_case", "accounts_account"]
 
 
@@ -314,23 +312,6 @@ def _parent(pid: int) -> int:
 # --- Setup ---------------------------------------------------------------------------------
 
 
-def bench_env(database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DOCKET_", "DB_"))}
-    env.update(
-        DATABASE_URL=database_url,
-        DEBUG="false",
-        SECRET_KEY=BENCH_SECRET,
-        DOCKET_ACCOUNT_HASH_KEY=BENCH_HASH_KEY,
-        DOCKET_HTTPS="false",
-        DOCKET_STATIC_MANIFEST="false",
-        DOCKET_TASK_BACKEND="immediate",
-        ALLOWED_HOSTS="127.0.0.1",
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
 SETUP_SCRIPT = """
 import django
 django.setup()
@@ -367,12 +348,6 @@ def prepare_database(database_url: str, env: dict[str, str]) -> tuple[int, str]:
         text=True,
     ).stdout.split()
     return int(out[0]), out[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_gunicorn(

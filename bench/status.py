@@ -25,25 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import bench_env, free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 USERS = 10_000
-ENV = {
-    "DJANGO_SETTINGS_MODULE": "console.settings",
-    "DEBUG": "false",
-    "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-    "DOCKET_ACCOUNT_HASH_KEY": "bench-only-account-hash-key-0123456789",
-    "DOCKET_HTTPS": "false",
-    "DOCKET_STATIC_MANIFEST": "false",
-    "ALLOWED_HOSTS": "127.0.0.1",
-    "DOCKET_TASK_BACKEND": "immediate",
-    "LOG_LEVEL": "WARNING",
-}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def prepare(database_url: str) -> str:
@@ -69,15 +54,34 @@ def prepare(database_url: str) -> str:
     integration = make_integration("Bench")
     now = timezone.now()
     Account.objects.bulk_create(
-        [Account(integration=integration, user_hash=hash_user_id(f"user-{n}"), first_seen=now, last_seen=now,
-                 state="restricted" if n < 1000 else "active") for n in range(USERS)],
+        [
+            Account(
+                integration=integration,
+                user_hash=hash_user_id(f"user-{n}"),
+                first_seen=now,
+                last_seen=now,
+                state="restricted" if n < 1000 else "active",
+            )
+            for n in range(USERS)
+        ],
         batch_size=2000,
     )
     ids = dict(Account.objects.values_list("user_hash", "pk"))
     Action.objects.bulk_create(
-        [Action(account_id=ids[hash_user_id(f"user-{n}")], kind="restrict", scope="tools:computer_use",
-                hours=24, state="applied", reason="bench", proposed_at=now, applied_at=now,
-                ends_at=now + timezone.timedelta(hours=24)) for n in range(1000)],
+        [
+            Action(
+                account_id=ids[hash_user_id(f"user-{n}")],
+                kind="restrict",
+                scope="tools:computer_use",
+                hours=24,
+                state="applied",
+                reason="bench",
+                proposed_at=now,
+                applied_at=now,
+                ends_at=now + timezone.timedelta(hours=24),
+            )
+            for n in range(1000)
+        ],
         batch_size=2000,
     )
     secret = make_key(integration, scopes=[Scope.STATUS_READ]).secret
@@ -103,9 +107,20 @@ def wrk(url: str, *, connections: int, seconds: int, script: str | None) -> tupl
 
 
 def xacts(dbname: str) -> int:
-    out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc",
-                          f"select xact_commit + xact_rollback from pg_stat_database where datname = '{dbname}'"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-tAc",
+            f"select xact_commit + xact_rollback from pg_stat_database where datname = '{dbname}'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return int(out.strip())
 
 
@@ -118,22 +133,35 @@ def main() -> int:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("This benchmark needs wrk: apt-get install wrk")
-    os.environ.update(ENV, DATABASE_URL=args.database_url, REDIS_URL=args.redis_url)
+    env = bench_env(args.database_url, redis_url=args.redis_url)
+    os.environ.clear()
+    os.environ.update(env)
     secret = prepare(args.database_url)
     port = free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "console.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(args.workers), "--access-logfile", "/dev/null", "--log-level", "warning"],
-        cwd=ROOT, env=os.environ.copy(),
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "console.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--access-logfile",
+            "/dev/null",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write(
-            'local n = 0\n'
+            "local n = 0\n"
             f'wrk.headers["Authorization"] = "Bearer {secret}"\n'
-            'request = function()\n'
-            f'  n = (n + 7919) % {USERS}\n'
+            "request = function()\n"
+            f"  n = (n + 7919) % {USERS}\n"
             '  return wrk.format("GET", "/api/v1/accounts/user-" .. n .. "/status")\n'
-            'end\n'
+            "end\n"
         )
     base = f"http://127.0.0.1:{port}"
     dbname = args.database_url.rsplit("/", 1)[-1]
