@@ -41,6 +41,32 @@ def _target_fields(target: Any) -> tuple[str, str, str]:
     return str(kind), str(ident), ""
 
 
+def unsaved_entry(
+    *,
+    actor: Any,
+    verb: AuditVerb,
+    target: models.Model | tuple[str, object],
+    before: Any = None,
+    after: Any = None,
+    reason: str = "",
+) -> AuditEntry:
+    """The entry `record` would append, not yet linked into the chain."""
+    actor_type, actor_id, actor_label = _actor_fields(actor)
+    target_type, target_id, target_label = _target_fields(target)
+    return AuditEntry(
+        actor_type=actor_type,
+        actor_id=actor_id,
+        actor_label=actor_label,
+        verb=AuditVerb(verb),
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label,
+        before=jsonable(before),
+        after=jsonable(after),
+        reason=reason,
+    )
+
+
 # No savepoint: an entry that fails to write must undo the caller's change
 # anyway, and SAVEPOINT/RELEASE would cost two round trips, one of them while
 # the head is locked.
@@ -59,20 +85,7 @@ def record(
     The head row is locked for the rest of the transaction, so concurrent
     writers queue here and each links to the entry committed before it.
     """
-    actor_type, actor_id, actor_label = _actor_fields(actor)
-    target_type, target_id, target_label = _target_fields(target)
-    entry = AuditEntry(
-        actor_type=actor_type,
-        actor_id=actor_id,
-        actor_label=actor_label,
-        verb=AuditVerb(verb),
-        target_type=target_type,
-        target_id=target_id,
-        target_label=target_label,
-        before=jsonable(before),
-        after=jsonable(after),
-        reason=reason,
-    )
+    entry = unsaved_entry(actor=actor, verb=verb, target=target, before=before, after=after, reason=reason)
     if connection.vendor == "postgresql":
         _append_in_one_statement(entry)
     else:
@@ -89,41 +102,25 @@ def _append(entry: AuditEntry) -> None:
     AuditHead.objects.filter(pk=1).update(seq=entry.seq, hash=entry.hash)
 
 
-# Every writer waits for the head, and holds it until its transaction commits.
-# Locking it, linking the entry and moving the head in one statement means the
-# lock is held for that statement's end and the COMMIT, instead of for three
-# more round trips to Python, each of which has to wait for a CPU (or the GIL)
-# while every other writer waits for it. The hash is computed in SQL over the
-# same JSON that AuditEntry.compute_hash builds, which verify_chain checks: Python
-# renders everything after the seq, the previous hash and the time.
-_APPEND_SQL = """
-WITH head AS (
-    SELECT seq + 1 AS seq, hash AS prev_hash FROM console_audithead WHERE id = 1 FOR UPDATE
-), stamped AS (
-    SELECT seq, prev_hash, clock_timestamp() AS created_at FROM head
-), entry AS (
-    INSERT INTO console_auditentry (seq, created_at, actor_type, actor_id, actor_label, verb, target_type,
-                                    target_id, target_label, before, after, reason, prev_hash, hash)
-    SELECT seq, created_at, %(actor_type)s, %(actor_id)s, %(actor_label)s, %(verb)s, %(target_type)s,
-           %(target_id)s, %(target_label)s, %(before)s::jsonb, %(after)s::jsonb, %(reason)s, prev_hash,
-           encode(sha256(convert_to(
-               '[' || seq || ',"' || prev_hash || '","'
-               || to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-               || CASE to_char(created_at AT TIME ZONE 'UTC', 'US') WHEN '000000' THEN ''
-                  ELSE '.' || to_char(created_at AT TIME ZONE 'UTC', 'US') END
-               || '+00:00",' || %(rest)s,
-               'UTF8')), 'hex')
-    FROM stamped
-    RETURNING id, seq, created_at, prev_hash, hash
-)
-UPDATE console_audithead AS h SET seq = entry.seq, hash = entry.hash FROM entry WHERE h.id = 1
-RETURNING entry.id, entry.seq, entry.created_at, entry.prev_hash, entry.hash
-"""
+def hash_sql(*, seq: str, prev_hash: str, created_at: str, rest: str) -> str:
+    """AuditEntry.compute_hash as a SQL expression over the given SQL expressions.
+
+    `rest` is the JSON that `rest_json` renders (everything after the seq, the
+    previous hash and the time); the time is rendered here as Python's
+    isoformat() renders it, so verify_chain recomputes the same hash.
+    """
+    utc = f"({created_at}) AT TIME ZONE 'UTC'"
+    return (
+        f"encode(sha256(convert_to('[' || ({seq}) || ',\"' || ({prev_hash}) || '\",\"'"
+        f" || to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        f" || CASE to_char({utc}, 'US') WHEN '000000' THEN '' ELSE '.' || to_char({utc}, 'US') END"
+        f" || '+00:00\",' || ({rest}), 'UTF8')), 'hex')"
+    )
 
 
-def _append_in_one_statement(entry: AuditEntry) -> None:
-    # AuditEntry.compute_hash's payload after seq, prev_hash and created_at, rendered the same way.
-    rest = json.dumps(
+def rest_json(entry: AuditEntry) -> str:
+    """AuditEntry.compute_hash's payload after seq, prev_hash and created_at, rendered the same way."""
+    return json.dumps(
         [
             entry.actor_type,
             entry.actor_id,
@@ -140,6 +137,34 @@ def _append_in_one_statement(entry: AuditEntry) -> None:
         separators=(",", ":"),
         ensure_ascii=False,
     )[1:]
+
+
+# Every writer waits for the head, and holds it until its transaction commits.
+# Locking it, linking the entry and moving the head in one statement means the
+# lock is held for that statement's end and the COMMIT, instead of for three
+# more round trips to Python, each of which has to wait for a CPU (or the GIL)
+# while every other writer waits for it. The hash is computed in SQL over the
+# same JSON that AuditEntry.compute_hash builds, which verify_chain checks.
+_APPEND_SQL = f"""
+WITH head AS (
+    SELECT seq + 1 AS seq, hash AS prev_hash FROM console_audithead WHERE id = 1 FOR UPDATE
+), stamped AS (
+    SELECT seq, prev_hash, clock_timestamp() AS created_at FROM head
+), entry AS (
+    INSERT INTO console_auditentry (seq, created_at, actor_type, actor_id, actor_label, verb, target_type,
+                                    target_id, target_label, before, after, reason, prev_hash, hash)
+    SELECT seq, created_at, %(actor_type)s, %(actor_id)s, %(actor_label)s, %(verb)s, %(target_type)s,
+           %(target_id)s, %(target_label)s, %(before)s::jsonb, %(after)s::jsonb, %(reason)s, prev_hash,
+           {hash_sql(seq="seq", prev_hash="prev_hash", created_at="created_at", rest="%(rest)s")}
+    FROM stamped
+    RETURNING id, seq, created_at, prev_hash, hash
+)
+UPDATE console_audithead AS h SET seq = entry.seq, hash = entry.hash FROM entry WHERE h.id = 1
+RETURNING entry.id, entry.seq, entry.created_at, entry.prev_hash, entry.hash
+"""
+
+
+def _append_in_one_statement(entry: AuditEntry) -> None:
     params = {
         "actor_type": entry.actor_type,
         "actor_id": entry.actor_id,
@@ -151,7 +176,7 @@ def _append_in_one_statement(entry: AuditEntry) -> None:
         "before": None if entry.before is None else json.dumps(entry.before),
         "after": None if entry.after is None else json.dumps(entry.after),
         "reason": entry.reason,
-        "rest": rest,
+        "rest": rest_json(entry),
     }
     with connection.cursor() as cursor:
         cursor.execute(_APPEND_SQL, params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -11,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Min, QuerySet
 from django.utils import timezone
 
-from console.audit import SYSTEM, record
+from console.audit import SYSTEM, hash_sql, record, rest_json, unsaved_entry
 from console.models import AuditVerb
 from review.models import Case, CaseSkip, CaseStatus, Category, Decision, Outcome, Queue, Severity
 
@@ -55,7 +56,15 @@ def claim_next_case(*, actor: AbstractBaseUser, queue: Queue) -> Case | None:
     must not grab a second one). On PostgreSQL the row is taken with
     FOR UPDATE SKIP LOCKED, so concurrent claimers pass each other instead of
     queueing; on SQLite the IMMEDIATE transaction serialises claimers.
+    Leases that ran out in this queue are returned to it on the way.
     """
+    if connection.vendor == "postgresql":
+        case, leases_expired = _claim_in_one_statement(actor, queue)
+        # Cases whose lease ran out rejoin the queue for this claim (when it
+        # found nothing) or the next one; the periodic job sweeps the rest.
+        if (case is None or leases_expired) and expire_leases(queue=queue) and case is None:
+            case, _ = _claim_in_one_statement(actor, queue)
+        return case
     expire_leases(queue=queue)
     now = timezone.now()
     with transaction.atomic():
@@ -66,26 +75,109 @@ def claim_next_case(*, actor: AbstractBaseUser, queue: Queue) -> Case | None:
         )
         if held is not None:
             return held
-        candidates = (
+        case = (
             Case.objects.filter(queue=queue, status=CaseStatus.OPEN)
             .exclude(skips__reviewer=actor)
             .order_by("-priority", "created_at")
+            .first()
         )
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        case = candidates.first()
         if case is None:
             return None
         for name, value in _lease_fields(queue, actor, now).items():
             setattr(case, name, value)
         case.save(update_fields=["status", "claimed_by", "claimed_at", "lease_expires_at", "updated_at"])
-        record(
-            actor=actor,
-            verb=AuditVerb.CASE_CLAIMED,
-            target=case,
-            after={"queue": queue.slug, "lease_expires_at": case.lease_expires_at.isoformat()},
-        )
+        record(actor=actor, verb=AuditVerb.CASE_CLAIMED, target=case, after=_claim_audit(queue, case.lease_expires_at))
         return case
+
+
+def _claim_audit(queue: Queue, lease_expires_at: Any) -> dict[str, str]:
+    return {"queue": queue.slug, "lease_expires_at": lease_expires_at.isoformat()}
+
+
+# The claim is the reviewer's hottest path and every claimer queues for the
+# audit chain's head, so on PostgreSQL it is one statement, run as its own
+# transaction: find the held case or pick the next open one (SKIP LOCKED),
+# lease it, and append its `case.claimed` entry (the chain's head is locked
+# only when a case was taken, and only until this statement commits). It also
+# says whether a lease in the queue has run out. The case's id is spliced
+# into the entry's hashed JSON where `{CASE}` stands.
+_CASE_MARK = "{CASE}"
+_CLAIM_SQL = f"""
+WITH held AS (
+    SELECT id FROM review_case
+    WHERE queue_id = %(queue)s AND status = 'claimed' AND claimed_by_id = %(actor)s AND lease_expires_at > %(now)s
+    ORDER BY claimed_at LIMIT 1
+), pick AS (
+    SELECT c.id FROM review_case c
+    WHERE c.queue_id = %(queue)s AND c.status = 'open' AND NOT EXISTS (SELECT 1 FROM held)
+      AND NOT EXISTS (SELECT 1 FROM review_caseskip s WHERE s.case_id = c.id AND s.reviewer_id = %(actor)s)
+    ORDER BY c.priority DESC, c.created_at
+    LIMIT 1 FOR UPDATE OF c SKIP LOCKED
+), claimed AS (
+    UPDATE review_case c
+    SET status = 'claimed', claimed_by_id = %(actor)s, claimed_at = %(now)s, lease_expires_at = %(expires)s,
+        updated_at = %(now)s
+    FROM pick WHERE c.id = pick.id
+    RETURNING c.*
+), head AS (
+    SELECT h.seq + 1 AS seq, h.hash AS prev_hash, claimed.id::text AS case_id, clock_timestamp() AS created_at,
+           replace(%(rest)s, '{_CASE_MARK}', claimed.id::text) AS rest
+    FROM console_audithead h, claimed WHERE h.id = 1
+    FOR UPDATE OF h
+), entry AS (
+    INSERT INTO console_auditentry (seq, created_at, actor_type, actor_id, actor_label, verb, target_type,
+                                    target_id, target_label, before, after, reason, prev_hash, hash)
+    SELECT seq, created_at, %(actor_type)s, %(actor_id)s, %(actor_label)s, %(verb)s, 'review.case',
+           case_id, 'case ' || case_id, NULL, %(after)s::jsonb, '', prev_hash,
+           {hash_sql(seq="seq", prev_hash="prev_hash", created_at="created_at", rest="rest")}
+    FROM head
+    RETURNING seq, hash
+), moved AS (
+    UPDATE console_audithead h SET seq = entry.seq, hash = entry.hash FROM entry WHERE h.id = 1
+    RETURNING h.seq
+), expired AS (
+    SELECT EXISTS (
+        SELECT 1 FROM review_case
+        WHERE queue_id = %(queue)s AND status = 'claimed' AND lease_expires_at <= %(now)s
+    ) AS leases_expired
+)
+SELECT claimed.*, true AS taken, (SELECT seq FROM moved) AS audit_seq, expired.leases_expired FROM claimed, expired
+UNION ALL
+SELECT c.*, false, NULL, expired.leases_expired FROM review_case c JOIN held ON c.id = held.id, expired
+UNION ALL
+SELECT (NULL::review_case).*, false, NULL, expired.leases_expired FROM expired
+"""
+
+
+def _claim_in_one_statement(actor: AbstractBaseUser, queue: Queue) -> tuple[Case | None, bool]:
+    now = timezone.now()
+    expires = now + timedelta(minutes=queue.lease_minutes)
+    after = _claim_audit(queue, expires)
+    entry = unsaved_entry(actor=actor, verb=AuditVerb.CASE_CLAIMED, target=("review.case", _CASE_MARK), after=after)
+    entry.target_label = f"case {_CASE_MARK}"
+    rest = rest_json(entry)
+    # The mark must stand only where the id goes: the user name and the queue slug cannot hold braces.
+    if rest.count(_CASE_MARK) != 2:
+        raise RuntimeError("the claim's audit entry holds the case mark elsewhere")
+    params = {
+        "queue": queue.pk,
+        "actor": actor.pk,
+        "now": now,
+        "expires": expires,
+        "rest": rest,
+        "actor_type": entry.actor_type,
+        "actor_id": entry.actor_id,
+        "actor_label": entry.actor_label,
+        "verb": str(entry.verb),
+        "after": json.dumps(after),
+    }
+    rows = list(Case.objects.raw(_CLAIM_SQL, params))
+    case = rows[0] if rows[0].pk is not None else None
+    if case is not None and case.taken and case.audit_seq is None:
+        # Only a flushed database (a test's) lacks the chain's head, which
+        # migrations create; record() makes it, so the claim is still audited.
+        record(actor=actor, verb=AuditVerb.CASE_CLAIMED, target=case, after=after)
+    return case, bool(rows[-1].leases_expired)
 
 
 def renew_lease(*, actor: AbstractBaseUser, case: Case) -> Case:

@@ -79,6 +79,35 @@ def test_an_expired_lease_returns_the_case_to_the_queue_at_claim_time(reviewer, 
 
 
 @pytest.mark.django_db
+def test_an_expired_lease_seen_while_claiming_another_case_rejoins_the_queue(reviewer, make_staff, general) -> None:
+    from console.roles import Role
+
+    expired, fresh = _cases(2)
+    hold(expired, reviewer, minutes=-1)
+    first = claim_next_case(actor=make_staff(Role.REVIEWER), queue=general)
+    second = claim_next_case(actor=make_staff(Role.REVIEWER), queue=general)
+    assert {first.pk, second.pk} == {expired.pk, fresh.pk}
+    assert AuditEntry.objects.filter(verb=AuditVerb.CASE_LEASE_EXPIRED, target_id=str(expired.pk)).count() == 1
+
+
+@pytest.mark.django_db
+def test_claims_keep_the_audit_chain_intact(reviewer, make_staff, general) -> None:
+    from console.audit import verify_chain
+    from console.roles import Role
+
+    cases = _cases(3)
+    claimers = [reviewer, make_staff(Role.REVIEWER), make_staff(Role.REVIEWER)]
+    claimed = {claim_next_case(actor=who, queue=general).pk for who in claimers}
+    assert claimed == {case.pk for case in cases}
+    entries = AuditEntry.objects.filter(verb=AuditVerb.CASE_CLAIMED)
+    assert {(e.target_id, e.target_label, e.after["queue"]) for e in entries} == {
+        (str(pk), f"case {pk}", "general") for pk in claimed
+    }
+    checked, problem = verify_chain()
+    assert problem is None and checked == AuditEntry.objects.count()
+
+
+@pytest.mark.django_db
 def test_the_periodic_job_expires_leases_everywhere(reviewer) -> None:
     from review.tasks import expire_case_leases
 
