@@ -11,7 +11,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
-from console.roles import Role, sync_roles
+from console.roles import TWO_FACTOR_ROLES, Role, sync_roles
 from console.services import create_staff
 
 pytest_plugins = ["tests.browser"]
@@ -80,9 +80,15 @@ def roles(db: None) -> None:
 def make_staff(roles: None) -> Callable[..., AbstractBaseUser]:
     counter = iter(range(1, 10_000))
 
-    def make(role: Role, username: str | None = None) -> AbstractBaseUser:
+    def make(role: Role, username: str | None = None, *, two_factor: bool | None = None) -> AbstractBaseUser:
+        """A staff member; in a role that needs two-factor sign-in, enrolled with tests.twofactor.TOTP_SECRET."""
+        from tests.twofactor import enrol_totp
+
         name = username or f"{role.value}{next(counter)}"
-        return create_staff(actor=None, username=name, password=PASSWORD, role=role)
+        user = create_staff(actor=None, username=name, password=PASSWORD, role=role)
+        if two_factor if two_factor is not None else role in TWO_FACTOR_ROLES:
+            enrol_totp(user)
+        return user
 
     return make
 
@@ -115,6 +121,11 @@ def ops(make_staff: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
 @pytest.fixture
 def auditor(make_staff: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
     return make_staff(Role.AUDITOR, "ada")
+
+
+@pytest.fixture
+def staff_admin(make_staff: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+    return make_staff(Role.STAFF_ADMIN, "stella")
 
 
 @pytest.fixture
