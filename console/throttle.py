@@ -105,14 +105,24 @@ def register_failure(*, username: str, address: str) -> list[Lockout]:
             except ValueError:  # expired between add and incr
                 cache.set(count_key, 1, timeout=window)
                 count = 1
-            if count >= limit:
-                until = time.time() + window
-                if cache.add(f"{_PREFIX}:lock:{scope}:{key}", until, timeout=window):
-                    cache.delete(count_key)  # counting starts afresh when the lock lifts
-                    started.append(Lockout(scope, until))
+            if count >= limit and _lock(f"{_PREFIX}:lock:{scope}:{key}", until := time.time() + window, window):
+                cache.delete(count_key)  # counting starts afresh when the lock lifts
+                started.append(Lockout(scope, until))
     except (RedisError, OSError):
         log.warning("sign-in throttle: the cache cannot be reached; failure not counted", exc_info=True)
     return started
+
+
+def _lock(key: str, until: float, window: int) -> bool:
+    """Write the lock; whether this call started it (`add` lets one of several concurrent callers win)."""
+    if cache.add(key, until, timeout=window):
+        return True
+    # A lock whose time is up but whose key outlived it (the cache's clock runs apart from ours).
+    previous = cache.get(key)
+    if previous is None or float(previous) <= time.time():
+        cache.set(key, until, timeout=window)
+        return True
+    return False
 
 
 def forget_failures(*, username: str) -> None:

@@ -72,14 +72,9 @@ def locked_out(request: HttpRequest, lockout: throttle.Lockout) -> HttpResponse:
     """The sign-in page saying when to try again (429: a client may retry after that)."""
     request.session.pop(auth.PENDING_KEY, None)
     form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")})
-    retry_after = max(1, int(lockout.until - time.time()))
-    return render(
-        request,
-        "registration/login.html",
-        {"form": form, "lockout": lockout.message()},
-        status=429,
-        headers={"Retry-After": str(retry_after)},
-    )
+    response = render(request, "registration/login.html", {"form": form, "lockout": lockout.message()}, status=429)
+    response["Retry-After"] = str(max(1, round(lockout.until - time.time())))
+    return response
 
 
 def _pending_user(request: HttpRequest) -> tuple[Any, dict[str, Any]] | None:
@@ -130,8 +125,8 @@ def login_code(request: HttpRequest) -> HttpResponse:
                     "Make new ones in Settings if you have lost your authenticator.",
                 )
             return redirect(pending.get("next") or settings.LOGIN_REDIRECT_URL)
-    context = {"form": form, "username": username}
-    return render(request, "registration/login_code.html", context, status=400 if form.errors else 200)
+    # A refused code answers 200, as Django's password step does: the page is the answer.
+    return render(request, "registration/login_code.html", {"form": form, "username": username})
 
 
 @method_decorator(login_not_required, name="dispatch")

@@ -4,7 +4,9 @@ real PostgreSQL, Redis or Chromium (fail in CI, skip with a reason elsewhere).""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -54,6 +56,28 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def _fast_passwords(settings) -> None:  # type: ignore[no-untyped-def]
     # PBKDF2's deliberate slowness is for attackers, not for a test suite.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _own_sign_in_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Failed sign-ins are counted in the cache, which outlives a test (Redis in CI):
+    # each test counts under its own prefix, so one test's failures never lock out the next.
+    monkeypatch.setattr("console.throttle._PREFIX", f"docket:signin:test-{uuid.uuid4().hex}")
+
+
+@pytest.fixture
+def clock() -> Iterator[Any]:
+    """freezegun's clock stopped at 2026-11-22 10:00:00 UTC; it moves only with clock.tick(seconds).
+
+    The URLconf is loaded before time stops: django-ninja builds its schemas when
+    the API module is imported, and cannot build them from freezegun's fake date.
+    """
+    from django.urls import get_resolver
+    from freezegun import freeze_time
+
+    get_resolver().url_patterns  # noqa: B018 - imports every URL module
+    with freeze_time("2026-11-22 10:00:00") as frozen:
+        yield frozen
 
 
 def seed_reference_data() -> None:
