@@ -33,6 +33,7 @@ class AuditVerb(models.TextChoices):
     STAFF_LOGOUT = "staff.logout", "Signed out"
     STAFF_LOGIN_FAILED = "staff.login_failed", "Sign-in failed"
     STAFF_LOGIN_LOCKED = "staff.login_locked", "Sign-in locked after repeated failures"
+    STAFF_LOGIN_UNLOCKED = "staff.login_unlocked", "Sign-in lockout lifted"
     STAFF_SESSION_EXPIRED = "staff.session_expired", "Session expired"
     STAFF_SESSIONS_REVOKED = "staff.sessions_revoked", "Signed out everywhere"
     STAFF_ROLE_CHANGE_REFUSED = "staff.role_change_refused", "Role change refused"

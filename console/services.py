@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from console import twofactor
+from console import throttle, twofactor
 from console.audit import record
 from console.models import AuditVerb, RecoveryCode, StaffProfile, TotpDevice
 from console.roles import Role, roles_of, sync_roles
@@ -157,6 +157,26 @@ def record_failed_sign_in(
             target=("auth.user", ""),
             after={**who, "scope": lockout.scope, "until": lockout.until_datetime},
         )
+
+
+@transaction.atomic
+def lift_sign_in_lockout(
+    *, actor: Any, user: AbstractBaseUser | None = None, address: str = "", reason: str = ""
+) -> list[str]:
+    """Lift a lockout before its time (a colleague locked out, maybe by someone guessing at their name).
+
+    Returns the scopes ("account", "address") that were locked.
+    """
+    username = user.get_username() if user is not None else ""
+    lifted = throttle.lift(username=username, address=address)
+    record(
+        actor=actor,
+        verb=AuditVerb.STAFF_LOGIN_UNLOCKED,
+        target=user if user is not None else ("auth.user", ""),
+        after={"username": username, "address": address[:45], "was_locked": lifted},
+        reason=reason,
+    )
+    return list(lifted)
 
 
 @transaction.atomic

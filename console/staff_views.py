@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from console import auth, services
+from console import auth, services, throttle
 from console.access import require
 from console.forms import ReasonForm, RolesForm
 from console.models import AuditEntry
@@ -49,6 +49,8 @@ def _member_page(
         "roles_form": roles_form or RolesForm(initial={"roles": [r.value for r in current]}, auto_id="roles_%s"),
         "reset_form": forms.get("reset_form") or ReasonForm(auto_id="reset_%s"),
         "sign_out_form": forms.get("sign_out_form") or ReasonForm(auto_id="signout_%s"),
+        "unlock_form": forms.get("unlock_form") or ReasonForm(auto_id="unlock_%s"),
+        "lockout": throttle.current_lockout(username=member.get_username()),
         "entries": entries[:RECENT_ENTRIES],
         "two_factor_roles": sorted(role.label for role in TWO_FACTOR_ROLES),
     }
@@ -120,3 +122,19 @@ def staff_sign_out(request: HttpRequest, pk: int) -> HttpResponse:
     messages.success(request, f"Every session of {member.get_username()} has ended.")
     return redirect("console:staff_member", pk=member.pk)
 
+
+
+@require(Cap.MANAGE_STAFF)
+@require_POST
+def staff_unlock(request: HttpRequest, pk: int) -> HttpResponse:
+    """Lift a member's sign-in lockout before its time."""
+    member = _member(pk)
+    form = ReasonForm(request.POST, auto_id="unlock_%s")
+    if not form.is_valid():
+        return _member_page(request, member, status=400, unlock_form=form)
+    lifted = services.lift_sign_in_lockout(actor=request.user, user=member, reason=form.cleaned_data["reason"])
+    if lifted:
+        messages.success(request, f"{member.get_username()} can sign in again.")
+    else:
+        messages.info(request, f"{member.get_username()} was not locked out.")
+    return redirect("console:staff_member", pk=member.pk)

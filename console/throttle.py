@@ -65,18 +65,20 @@ def _digest(value: str) -> str:
 
 
 def _subjects(username: str, address: str) -> list[tuple[Scope, str, int]]:
-    return [
-        ("account", _digest(username.strip().lower()), settings.DOCKET_LOGIN_FAILURES_PER_USER),
-        ("address", _digest(address), settings.DOCKET_LOGIN_FAILURES_PER_ADDRESS),
+    subjects: list[tuple[Scope, str, int]] = [
+        ("account", _digest(username.strip().lower()), settings.DOCKET_LOGIN_FAILURES_PER_USER)
     ]
+    if address:
+        subjects.append(("address", _digest(address), settings.DOCKET_LOGIN_FAILURES_PER_ADDRESS))
+    return subjects
 
 
 def _window() -> int:
     return settings.DOCKET_LOGIN_LOCKOUT_MINUTES * 60
 
 
-def current_lockout(*, username: str, address: str) -> Lockout | None:
-    """The lockout in force for this username or this address, the later one first."""
+def current_lockout(*, username: str, address: str = "") -> Lockout | None:
+    """The lockout in force for this username or this address (when given); the later one."""
     subjects = _subjects(username, address)
     try:
         found = cache.get_many([f"{_PREFIX}:lock:{scope}:{key}" for scope, key, _ in subjects])
@@ -123,6 +125,21 @@ def _lock(key: str, until: float, window: int) -> bool:
         cache.set(key, until, timeout=window)
         return True
     return False
+
+
+def lift(*, username: str = "", address: str = "") -> list[Scope]:
+    """Lift the lockout of a username and/or an address, and forget their failures; the scopes that were locked."""
+    lifted: list[Scope] = []
+    for scope, value in (("account", username.strip().lower()), ("address", address.strip())):
+        if not value:
+            continue
+        key = _digest(value)
+        lock_key = f"{_PREFIX}:lock:{scope}:{key}"
+        until = cache.get(lock_key)
+        if until is not None and float(until) > time.time():
+            lifted.append(scope)  # type: ignore[arg-type]
+        cache.delete_many([lock_key, f"{_PREFIX}:fails:{scope}:{key}"])
+    return lifted
 
 
 def forget_failures(*, username: str) -> None:

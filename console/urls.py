@@ -31,6 +31,7 @@ console_patterns = [
     path("staff/<int:pk>/", staff_views.staff_member, name="staff_member"),
     path("staff/<int:pk>/reset-two-factor/", staff_views.staff_reset_two_factor, name="staff_reset_two_factor"),
     path("staff/<int:pk>/sign-out/", staff_views.staff_sign_out, name="staff_sign_out"),
+    path("staff/<int:pk>/unlock/", staff_views.staff_unlock, name="staff_unlock"),
     path("audit/", views.audit_log, name="audit"),
     path("policy/queues/", policy_views.queues, name="policy_queues"),
     path("policy/queues/<int:pk>/", policy_views.queue_edit, name="policy_queue"),

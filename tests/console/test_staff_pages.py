@@ -198,3 +198,25 @@ def test_create_staff_can_make_the_first_staff_admin(roles, monkeypatch) -> None
     assert roles_of(admin) == [Role.STAFF_ADMIN]
     entry = AuditEntry.objects.get(verb=AuditVerb.STAFF_ROLE_GRANTED, target_id=str(admin.pk))
     assert entry.actor_type == "system" and entry.after == {"role": "staff_admin", "roles": ["staff_admin"]}
+
+
+def test_a_staff_admin_lifts_a_lockout_before_its_time(client, staff_admin, reviewer) -> None:
+    attacker = Client()
+    for _ in range(5):
+        attacker.post(reverse("console:login"), {"username": "rita", "password": "guess"}, REMOTE_ADDR="203.0.113.5")
+    client.force_login(staff_admin)
+    page = client.get(_roles_url(reviewer)).content.decode()
+    assert "Sign-in locked" in page and "Too many failed sign-ins: locked until" in page
+
+    response = client.post(reverse("console:staff_unlock", kwargs={"pk": reviewer.pk}), {"reason": "rita called"})
+
+    assert response.status_code == 302
+    assert Client().post(reverse("console:login"), {"username": "rita", "password": PASSWORD}).status_code == 302
+    entry = AuditEntry.objects.get(verb=AuditVerb.STAFF_LOGIN_UNLOCKED)
+    assert (entry.actor_label, entry.target_id, entry.after, entry.reason) == (
+        "stella",
+        str(reviewer.pk),
+        {"username": "rita", "address": "", "was_locked": ["account"]},
+        "rita called",
+    )
+    assert "Sign-in locked" not in client.get(_roles_url(reviewer)).content.decode()

@@ -120,6 +120,7 @@ PAGES: list[Page] = [
     Page("console:staff_member", Cap.MANAGE_STAFF, kwargs=_someone),
     Page("console:staff_reset_two_factor", Cap.MANAGE_STAFF, kwargs=_someone, method="post", ok=400),
     Page("console:staff_sign_out", Cap.MANAGE_STAFF, kwargs=_someone, method="post", ok=400),
+    Page("console:staff_unlock", Cap.MANAGE_STAFF, kwargs=_someone, method="post", ok=400),
     Page("console:policy_queues", Cap.MANAGE_POLICY),
     Page("console:policy_queue", Cap.MANAGE_POLICY, kwargs=lambda: {"pk": _general().pk}),
     Page("console:policy_categories", Cap.MANAGE_POLICY),
