@@ -27,6 +27,12 @@ def _enrolment_secret(request: HttpRequest) -> str:
     return secret
 
 
+def _renew_form(data: object = None) -> CodeForm:
+    form = CodeForm(data, auto_id="renew_%s")
+    form.fields["code"].widget.attrs.pop("autofocus", None)  # a settings page, not a sign-in step
+    return form
+
+
 def _recovery_codes_page(request: HttpRequest, codes: list[str], *, first_time: bool) -> HttpResponse:
     shown = [twofactor.display_recovery_code(code) for code in codes]
     return render(request, "console/recovery_codes.html", {"codes": shown, "first_time": first_time})
@@ -83,7 +89,7 @@ def _manage_page(request: HttpRequest, *, status: int = 400, **forms: object) ->
     context = {
         "device": TotpDevice.objects.filter(user=request.user).first(),
         "codes_left": RecoveryCode.objects.unused().filter(user=request.user).count(),
-        "renew_form": CodeForm(auto_id="renew_%s"),
+        "renew_form": _renew_form(),
         "disable_form": DisableTwoFactorForm(user=request.user, auto_id="disable_%s"),
         **forms,
     }
@@ -93,7 +99,7 @@ def _manage_page(request: HttpRequest, *, status: int = 400, **forms: object) ->
 @require_POST
 def renew_recovery_codes(request: HttpRequest) -> HttpResponse:
     """Ten new recovery codes for a current code from the app (or a recovery code)."""
-    form = CodeForm(request.POST, auto_id="renew_%s")
+    form = _renew_form(request.POST)
     if not form.is_valid():
         return _manage_page(request, renew_form=form)
     if (refused := _refused_while_locked(request) or _refused_when_off(request)) is not None:
