@@ -25,7 +25,8 @@ run: $(VENV)/.runtime
 	DEBUG=true DOCKET_TASK_BACKEND=immediate DATABASE_URL= $(PY) manage.py migrate --noinput
 	DEBUG=true DOCKET_TASK_BACKEND=immediate DATABASE_URL= $(PY) manage.py seed_demo
 	@echo "Docket is starting on http://127.0.0.1:8000 (Ctrl-C stops it)"
-	DEBUG=true DOCKET_TASK_BACKEND=immediate DATABASE_URL= $(PY) manage.py runserver 127.0.0.1:8000
+	@echo "Demo only: two-factor sign-in is optional for every role (DOCKET_REQUIRE_2FA=false)"
+	DEBUG=true DOCKET_TASK_BACKEND=immediate DOCKET_REQUIRE_2FA=false DATABASE_URL= $(PY) manage.py runserver 127.0.0.1:8000
 
 test: $(VENV)/.test
 	@bin/ensure-chromium --best-effort

@@ -21,6 +21,7 @@ DEMO_STAFF: list[tuple[str, Role]] = [
     ("policy", Role.POLICY_ADMIN),
     ("ops", Role.OPS),
     ("auditor", Role.AUDITOR),
+    ("admin", Role.STAFF_ADMIN),
 ]
 
 

@@ -1,7 +1,23 @@
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from console import auth
+
+# Paths that never carry a staff session: the machine API, static files, probes.
+OPEN_PREFIXES = ("/api/", "/static/", "/livez", "/healthz", "/metrics")
+# The last-activity stamp is rewritten at most this often (so at most one
+# session write a minute per person, not one per request).
+SEEN_REFRESH_SECONDS = 60
 
 
 class StaffLoginRequiredMiddleware(LoginRequiredMiddleware):
@@ -11,9 +27,79 @@ class StaffLoginRequiredMiddleware(LoginRequiredMiddleware):
     answers 401 in JSON rather than redirecting to a login page.
     """
 
-    open_prefixes = ("/api/", "/static/", "/livez", "/healthz", "/metrics")
+    open_prefixes = OPEN_PREFIXES
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):  # type: ignore[no-untyped-def]
         if request.path.startswith(self.open_prefixes):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class StaffSessionMiddleware:
+    """Ends a staff session that was signed out everywhere, ran past its age, or sat idle.
+
+    Ending it here, before any view, leaves an anonymous request that the
+    login-required check then sends to the sign-in page (with `next`), and
+    a message on that page saying why.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(OPEN_PREFIXES) and request.user.is_authenticated:
+            self._check(request)
+        return self.get_response(request)
+
+    def _check(self, request: HttpRequest) -> None:
+        from console import services
+
+        session, user, now = request.session, request.user, time.time()
+        if session.get(auth.GENERATION_KEY, 0) < auth.session_generation(user):
+            logout(request)
+            messages.info(request, "You were signed out everywhere. Sign in again to go on.")
+            return
+        signed_in_at = float(session.get(auth.SIGNED_IN_AT_KEY, 0))
+        seen_at = float(session.get(auth.SEEN_AT_KEY, signed_in_at))
+        idle_limit = settings.DOCKET_SESSION_IDLE_MINUTES * 60
+        if now - signed_in_at > settings.SESSION_COOKIE_AGE:
+            services.record_session_expiry(user=user, why="max_age", seconds=settings.SESSION_COOKIE_AGE)
+            logout(request)
+            hours = settings.SESSION_COOKIE_AGE / 3600
+            messages.info(request, f"Your session reached its limit of {hours:g} hours. Sign in again to go on.")
+        elif now - seen_at > idle_limit:
+            services.record_session_expiry(user=user, why="idle", seconds=idle_limit)
+            logout(request)
+            messages.info(
+                request,
+                f"You were signed out after {settings.DOCKET_SESSION_IDLE_MINUTES} minutes without activity.",
+            )
+        elif now - seen_at >= SEEN_REFRESH_SECONDS:
+            session[auth.SEEN_AT_KEY] = now
+
+
+class TwoFactorEnrolmentMiddleware:
+    """Holds back a member of a two-factor role who has no authenticator yet: enrol first.
+
+    Only the enrolment page, signing out and the open paths get through.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            settings.DOCKET_REQUIRE_2FA
+            and not request.path.startswith(OPEN_PREFIXES)
+            and request.user.is_authenticated
+            and not auth.has_totp(request.user)
+            and auth.role_needs_second_factor(request.user)
+        ):
+            enrol = reverse("console:two_factor")
+            if request.path not in {enrol, reverse("console:logout")}:
+                messages.warning(request, "Your role needs two-factor sign-in: set it up to go on.")
+                response = redirect(enrol)
+                if request.headers.get("HX-Request"):
+                    response = HttpResponse(status=204, headers={"HX-Redirect": enrol})
+                return response
+        return self.get_response(request)

@@ -32,6 +32,16 @@ class AuditVerb(models.TextChoices):
     STAFF_LOGIN = "staff.login", "Signed in"
     STAFF_LOGOUT = "staff.logout", "Signed out"
     STAFF_LOGIN_FAILED = "staff.login_failed", "Sign-in failed"
+    STAFF_LOGIN_LOCKED = "staff.login_locked", "Sign-in locked after repeated failures"
+    STAFF_LOGIN_UNLOCKED = "staff.login_unlocked", "Sign-in lockout lifted"
+    STAFF_SESSION_EXPIRED = "staff.session_expired", "Session expired"
+    STAFF_SESSIONS_REVOKED = "staff.sessions_revoked", "Signed out everywhere"
+    STAFF_ROLE_CHANGE_REFUSED = "staff.role_change_refused", "Role change refused"
+    STAFF_2FA_ENABLED = "staff.2fa_enabled", "Two-factor sign-in turned on"
+    STAFF_2FA_DISABLED = "staff.2fa_disabled", "Two-factor sign-in turned off"
+    STAFF_2FA_RESET = "staff.2fa_reset", "Two-factor sign-in reset by an admin"
+    STAFF_2FA_RECOVERY_USED = "staff.2fa_recovery_used", "Recovery code used"
+    STAFF_2FA_RECOVERY_RENEWED = "staff.2fa_recovery_renewed", "Recovery codes replaced"
     AUDIT_VERIFIED = "audit.verified", "Audit chain verified"
     INTEGRATION_CREATED = "integration.created", "Integration created"
     INTEGRATION_CHANGED = "integration.changed", "Integration changed"
@@ -150,9 +160,52 @@ class StaffProfile(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
     blur_sensitive = models.BooleanField(default=True, help_text="Blur text in sensitive categories until I reveal it.")
+    # Each session remembers the value it was signed in under; "sign out
+    # everywhere" moves it on, and every session holding an older one ends.
+    session_generation = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"settings of {self.user}"
+
+
+class TotpDevice(models.Model):
+    """A staff member's authenticator app (RFC 6238 TOTP: SHA-1, 6 digits, 30 s).
+
+    Only confirmed devices exist: the secret waits in the enrolling session
+    until the first code proves the app has it. `secret` is encrypted
+    (console.twofactor); `last_counter` is the time step of the last code
+    accepted, so a code is good once.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_device")
+    secret = models.TextField()
+    last_counter = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"authenticator of {self.user}"
+
+
+class RecoveryCodeQuerySet(models.QuerySet["RecoveryCode"]):
+    def unused(self) -> RecoveryCodeQuerySet:
+        return self.filter(used_at__isnull=True)
+
+
+class RecoveryCode(models.Model):
+    """One single-use recovery code, kept only as a keyed hash."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RecoveryCodeQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "code_hash"], name="recovery_code_once_per_user")]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user}"
 
 
 def jsonable(value: Any) -> Any:

@@ -19,6 +19,7 @@ class Role(models.TextChoices):
     POLICY_ADMIN = "policy_admin", "Policy admin"
     OPS = "ops", "Ops"
     AUDITOR = "auditor", "Auditor"
+    STAFF_ADMIN = "staff_admin", "Staff admin"
 
 
 class Cap(models.TextChoices):
@@ -33,6 +34,7 @@ class Cap(models.TextChoices):
     MANAGE_INTEGRATIONS = "manage_integrations", "Create integrations, API keys and webhooks"
     EXPORT_REPORTS = "export_reports", "Export reports"
     VIEW_AUDIT = "view_audit", "Read and verify the audit log"
+    MANAGE_STAFF = "manage_staff", "Grant and remove other staff members' roles, reset their two-factor sign-in"
 
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
@@ -43,7 +45,17 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
     Role.POLICY_ADMIN: frozenset({Cap.VIEW_DASHBOARD, Cap.MANAGE_POLICY, Cap.MANAGE_INTEGRATIONS}),
     Role.OPS: frozenset({Cap.VIEW_DASHBOARD, Cap.VIEW_ACCOUNTS, Cap.MANAGE_INTEGRATIONS, Cap.EXPORT_REPORTS}),
     Role.AUDITOR: frozenset({Cap.VIEW_DASHBOARD, Cap.VIEW_AUDIT}),
+    # Kept apart from the other roles: whoever hands out roles should not also
+    # decide cases or set policy, and nobody may change their own roles.
+    Role.STAFF_ADMIN: frozenset({Cap.VIEW_DASHBOARD, Cap.MANAGE_STAFF}),
 }
+
+# Roles whose holders must sign in with a second factor (when DOCKET_REQUIRE_2FA
+# is on): everyone who can act on end users' accounts, change policy, reach
+# integrations' keys, read the whole audit log or hand out roles.
+TWO_FACTOR_ROLES: frozenset[Role] = frozenset(
+    {Role.SENIOR_REVIEWER, Role.POLICY_ADMIN, Role.OPS, Role.AUDITOR, Role.STAFF_ADMIN}
+)
 
 
 def perm(cap: Cap) -> str:

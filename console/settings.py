@@ -69,6 +69,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "console.middleware.StaffLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After the messages, so that a session they end can say why on the sign-in page.
+    "console.middleware.StaffSessionMiddleware",
+    "console.middleware.TwoFactorEnrolmentMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
 ]
@@ -158,11 +161,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["console.auth.StaffBackend"]
+# The longest a session lives, counted from sign-in (console.middleware.StaffSessionMiddleware
+# enforces it; the cookie's own age slides, so it is only the browser's copy).
 SESSION_COOKIE_AGE = env_int("DOCKET_SESSION_SECONDS", 8 * 3600, minimum=300)
-SESSION_SAVE_EVERY_REQUEST = True  # the age counts from the last request: expiry after inactivity
+# Inactivity ends a session too; the middleware stamps activity at most once a minute,
+# so a busy console does not write its session on every request.
+DOCKET_SESSION_IDLE_MINUTES = env_int("DOCKET_SESSION_IDLE_MINUTES", 30, minimum=1)
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+
+# --- Staff accounts: two-factor sign-in, sign-in throttling ---------------------------
+# Holders of the roles in console.roles.TWO_FACTOR_ROLES must enrol an authenticator
+# app before any other page opens. `make run` turns it off for the demo only.
+DOCKET_REQUIRE_2FA = env_bool("DOCKET_REQUIRE_2FA", True)
+# Failed sign-ins (wrong password or wrong code) counted per username and per client
+# address over DOCKET_LOGIN_LOCKOUT_MINUTES; reaching a limit locks that username or
+# address out for as long again. Counted in the cache: share it (REDIS_URL) between
+# web processes, or each process counts on its own.
+DOCKET_LOGIN_FAILURES_PER_USER = env_int("DOCKET_LOGIN_FAILURES_PER_USER", 5, minimum=1)
+DOCKET_LOGIN_FAILURES_PER_ADDRESS = env_int("DOCKET_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+DOCKET_LOGIN_LOCKOUT_MINUTES = env_int("DOCKET_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+# The header in which a trusted proxy puts the client's address (e.g. X-Real-IP or
+# X-Forwarded-For, whose last entry is used); empty: the connection's own address.
+_client_header = env_str("DOCKET_CLIENT_ADDRESS_HEADER").strip()
+DOCKET_CLIENT_ADDRESS_META = f"HTTP_{_client_header.upper().replace('-', '_')}" if _client_header else ""
 
 # --- HTTPS and headers ---------------------------------------------------------
 # On unless DEBUG; DOCKET_HTTPS=false is for tests and plain-HTTP local runs only.

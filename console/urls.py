@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.status import status_view
-from console import policy_views, views
+from console import policy_views, staff_views, twofactor_views, views
 from console.api import api
 
 app_name = "console"
@@ -21,6 +21,17 @@ console_patterns = [
         name="password_change_done",
     ),
     path("settings/", views.staff_settings, name="settings"),
+    # Staff accounts: the code step, one's own second factor and sessions, staff admins' pages.
+    path("login/code/", views.login_code, name="login_code"),
+    path("settings/two-factor/", twofactor_views.two_factor, name="two_factor"),
+    path("settings/two-factor/recovery-codes/", twofactor_views.renew_recovery_codes, name="two_factor_renew"),
+    path("settings/two-factor/off/", twofactor_views.disable_two_factor, name="two_factor_disable"),
+    path("settings/sign-out-everywhere/", views.sign_out_everywhere, name="sign_out_everywhere"),
+    path("staff/", staff_views.staff_list, name="staff"),
+    path("staff/<int:pk>/", staff_views.staff_member, name="staff_member"),
+    path("staff/<int:pk>/reset-two-factor/", staff_views.staff_reset_two_factor, name="staff_reset_two_factor"),
+    path("staff/<int:pk>/sign-out/", staff_views.staff_sign_out, name="staff_sign_out"),
+    path("staff/<int:pk>/unlock/", staff_views.staff_unlock, name="staff_unlock"),
     path("audit/", views.audit_log, name="audit"),
     path("policy/queues/", policy_views.queues, name="policy_queues"),
     path("policy/queues/<int:pk>/", policy_views.queue_edit, name="policy_queue"),

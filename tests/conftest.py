@@ -4,14 +4,16 @@ real PostgreSQL, Redis or Chromium (fail in CI, skip with a reason elsewhere).""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
-from console.roles import Role, sync_roles
+from console.roles import TWO_FACTOR_ROLES, Role, sync_roles
 from console.services import create_staff
 
 pytest_plugins = ["tests.browser"]
@@ -56,6 +58,28 @@ def _fast_passwords(settings) -> None:  # type: ignore[no-untyped-def]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _own_sign_in_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Failed sign-ins are counted in the cache, which outlives a test (Redis in CI):
+    # each test counts under its own prefix, so one test's failures never lock out the next.
+    monkeypatch.setattr("console.throttle._PREFIX", f"docket:signin:test-{uuid.uuid4().hex}")
+
+
+@pytest.fixture
+def clock() -> Iterator[Any]:
+    """freezegun's clock stopped at 2026-11-22 10:00:00 UTC; it moves only with clock.tick(seconds).
+
+    The URLconf is loaded before time stops: django-ninja builds its schemas when
+    the API module is imported, and cannot build them from freezegun's fake date.
+    """
+    from django.urls import get_resolver
+    from freezegun import freeze_time
+
+    get_resolver().url_patterns  # noqa: B018 - imports every URL module
+    with freeze_time("2026-11-22 10:00:00") as frozen:
+        yield frozen
+
+
 def seed_reference_data() -> None:
     """What the migrations seed (roles, taxonomy, default profile, queues).
 
@@ -80,9 +104,15 @@ def roles(db: None) -> None:
 def make_staff(roles: None) -> Callable[..., AbstractBaseUser]:
     counter = iter(range(1, 10_000))
 
-    def make(role: Role, username: str | None = None) -> AbstractBaseUser:
+    def make(role: Role, username: str | None = None, *, two_factor: bool | None = None) -> AbstractBaseUser:
+        """A staff member; in a role that needs two-factor sign-in, enrolled with tests.twofactor.TOTP_SECRET."""
+        from tests.twofactor import enrol_totp
+
         name = username or f"{role.value}{next(counter)}"
-        return create_staff(actor=None, username=name, password=PASSWORD, role=role)
+        user = create_staff(actor=None, username=name, password=PASSWORD, role=role)
+        if two_factor if two_factor is not None else role in TWO_FACTOR_ROLES:
+            enrol_totp(user)
+        return user
 
     return make
 
@@ -115,6 +145,11 @@ def ops(make_staff: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
 @pytest.fixture
 def auditor(make_staff: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
     return make_staff(Role.AUDITOR, "ada")
+
+
+@pytest.fixture
+def staff_admin(make_staff: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+    return make_staff(Role.STAFF_ADMIN, "stella")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ def test_signing_in_is_audited_with_the_address(client, reviewer) -> None:
     response = client.post(reverse("console:login"), {"username": "rita", "password": PASSWORD})
     assert response.status_code == 302 and response["Location"] == reverse("console:home")
     entry = AuditEntry.objects.get(verb=AuditVerb.STAFF_LOGIN)
-    assert (entry.actor_label, entry.after) == ("rita", {"address": "127.0.0.1"})
+    assert (entry.actor_label, entry.after) == ("rita", {"address": "127.0.0.1", "second_factor": None})
 
 
 @pytest.mark.django_db
@@ -21,7 +21,7 @@ def test_a_failed_sign_in_is_audited_and_shows_an_error(client, reviewer) -> Non
     assert response.status_code == 200
     assert "Please enter a correct username and password" in response.content.decode()
     entry = AuditEntry.objects.get(verb=AuditVerb.STAFF_LOGIN_FAILED)
-    assert entry.after == {"username": "rita", "address": "127.0.0.1"}
+    assert entry.after == {"username": "rita", "address": "127.0.0.1", "step": "password"}
 
 
 @pytest.mark.django_db

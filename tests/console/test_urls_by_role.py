@@ -85,6 +85,12 @@ def _appeal() -> dict[str, int]:
     return {"pk": receive_appeal(actor=None, account=action.account, action_id=action.pk, text="please").pk}
 
 
+def _someone() -> dict[str, int]:
+    from django.contrib.auth import get_user_model
+
+    return {"pk": get_user_model().objects.create_user(f"someone{make_integration().pk}").pk}
+
+
 @dataclass(frozen=True)
 class Page:
     name: str
@@ -103,6 +109,18 @@ PAGES: list[Page] = [
     Page("console:password_change_done", None),
     Page("console:settings", None),
     Page("console:audit", Cap.VIEW_AUDIT),
+    # Staff accounts. Without a password step behind it the code step sends back to the sign-in (or home).
+    Page("console:login_code", OPEN, ok=302),
+    Page("console:two_factor", None),
+    # An empty code (or password) is a form error.
+    Page("console:two_factor_renew", None, method="post", ok=400),
+    Page("console:two_factor_disable", None, method="post", ok=400),
+    Page("console:sign_out_everywhere", None, method="post", ok=302),
+    Page("console:staff", Cap.MANAGE_STAFF),
+    Page("console:staff_member", Cap.MANAGE_STAFF, kwargs=_someone),
+    Page("console:staff_reset_two_factor", Cap.MANAGE_STAFF, kwargs=_someone, method="post", ok=400),
+    Page("console:staff_sign_out", Cap.MANAGE_STAFF, kwargs=_someone, method="post", ok=400),
+    Page("console:staff_unlock", Cap.MANAGE_STAFF, kwargs=_someone, method="post", ok=400),
     Page("console:policy_queues", Cap.MANAGE_POLICY),
     Page("console:policy_queue", Cap.MANAGE_POLICY, kwargs=lambda: {"pk": _general().pk}),
     Page("console:policy_categories", Cap.MANAGE_POLICY),
