@@ -64,6 +64,25 @@ class AuditVerb(models.TextChoices):
     WEBHOOK_REDELIVERED = "webhook.redelivered", "Webhook delivery sent again"
 
 
+class DocumentVersion(models.Model):
+    """One saved state of a versioned policy document: a profile, a source's mappings, the routing, a rule.
+
+    Concrete version tables add what the document belongs to; console.versioning
+    numbers them, diffs them and shows their history the same way for all.
+    """
+
+    version = models.PositiveIntegerField()
+    snapshot = models.JSONField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    created_at = models.DateTimeField()
+    restored_from = models.PositiveIntegerField(null=True, blank=True, help_text="The version this one restored.")
+
+    class Meta:
+        abstract = True
+        ordering = ["-version"]
+
+
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
     def chain(self) -> AuditEntryQuerySet:
         return self.order_by("seq")
