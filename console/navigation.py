@@ -24,6 +24,9 @@ NAV: list[NavItem] = [
     NavItem("Webhooks", "accounts:webhooks", (Cap.MANAGE_INTEGRATIONS,)),
     NavItem("Queue settings", "console:policy_queues", (Cap.MANAGE_POLICY,)),
     NavItem("Categories", "console:policy_categories", (Cap.MANAGE_POLICY,)),
+    NavItem("Profiles", "console:policy_profiles", (Cap.MANAGE_POLICY,)),
+    NavItem("Mappings", "console:policy_mappings", (Cap.MANAGE_POLICY,)),
+    NavItem("Routing", "console:policy_routing", (Cap.MANAGE_POLICY,)),
     NavItem("Rules", "accounts:rules", (Cap.MANAGE_POLICY,)),
     NavItem("Audit log", "console:audit", (Cap.VIEW_AUDIT,)),
 ]
