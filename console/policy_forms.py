@@ -370,6 +370,13 @@ class RoutingOrderForm(forms.Form):
                                                                label="Position")
 
     def order(self) -> list[int]:
-        """Rule ids by their new number; equal numbers keep the current order."""
-        current = {pk: n for n, pk in enumerate(self.rule_ids)}
-        return sorted(self.rule_ids, key=lambda pk: (self.cleaned_data[f"position_{pk}"], current[pk]))
+        """Rule ids by their new number. On a tie, a rule moved up goes before the rule that had that number, and
+        a rule moved down after it, as "put this one at 1" means; otherwise the current order holds."""
+        current = {pk: n for n, pk in enumerate(self.rule_ids, 1)}
+
+        def key(pk: int) -> tuple[int, int, int]:
+            wanted = self.cleaned_data[f"position_{pk}"]
+            moved = -1 if wanted < current[pk] else (1 if wanted > current[pk] else 0)
+            return wanted, moved, current[pk]
+
+        return sorted(self.rule_ids, key=key)

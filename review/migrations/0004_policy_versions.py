@@ -129,6 +129,10 @@ def forwards(apps, schema_editor):  # type: ignore[no-untyped-def]
     # All of them again, not only the new ones: idempotent, and it repairs a
     # SQLite table that a rebuild left without its triggers.
     install(schema_editor, POLICY_TABLES)
+    # A category that is not adjustable is judged at low whatever a profile stores; store that, so that
+    # version 1 of each profile says what really applies.
+    fixed = apps.get_model("review", "Category").objects.filter(adjustable=False)
+    apps.get_model("review", "ProfileThreshold").objects.filter(category__in=fixed).update(threshold="low")
     seed_versions(apps)
 
 
