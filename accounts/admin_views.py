@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -29,6 +28,7 @@ from accounts.services.webhooks import create_endpoint, redeliver
 from console.access import require
 from console.pagination import keyset_page
 from console.roles import Cap
+from console.versioning import Document, Entry, history_page, restored_reason
 from review.models import Category, Integration, Severity
 
 # --- How a rule reads to people -------------------------------------------------------------------
@@ -148,60 +148,27 @@ def describe(values: Mapping[str, Any], category_names: Mapping[str, str]) -> st
     return f"{condition} → {_action(values)}"
 
 
-@dataclass(frozen=True)
-class Change:
-    field: str
-    old: str
-    new: str
+class RuleDocument(Document):
+    """An enforcement rule's snapshot, field by field, as the history page reads it."""
 
+    def __init__(self, category_names: Mapping[str, str]) -> None:
+        self.names = category_names
 
-@dataclass(frozen=True)
-class VersionRow:
-    version: EnforcementRuleVersion
-    summary: str
-    changes: list[Change]
-    settings: list[Change]  # version 1 (or a gap in the history): the full rule as it was
-    is_current: bool
-    same_as_current: bool  # restoring it would change nothing
+    def entries(self, snapshot: Mapping[str, Any]) -> list[Entry]:
+        return [self._entry(name, snapshot[name]) for name in RULE_FIELDS if name in snapshot]
+
+    def settings(self, snapshot: Mapping[str, Any]) -> list[Entry]:
+        return [self._entry(name, snapshot[name]) for name in used_fields(snapshot)]
+
+    def summary(self, snapshot: Mapping[str, Any]) -> str:
+        return describe(snapshot, self.names)
+
+    def _entry(self, name: str, value: Any) -> Entry:
+        return Entry(name, FIELD_LABELS.get(name, name), value, show_value(name, value, self.names))
 
 
 def _category_names() -> dict[str, str]:
     return dict(Category.objects.values_list("slug", "name"))
-
-
-def _history(rule: EnforcementRule, versions: list[EnforcementRuleVersion]) -> list[VersionRow]:
-    names = _category_names()
-    current = snapshot(rule)
-    rows: list[VersionRow] = []
-    by_number = {v.version: v for v in versions}
-    for version in versions:
-        previous = by_number.get(version.version - 1)
-        shown = [name for name in RULE_FIELDS if name in version.snapshot]
-        changes = (
-            [
-                Change(FIELD_LABELS.get(name, name), show_value(name, previous.snapshot.get(name), names),
-                       show_value(name, version.snapshot[name], names))
-                for name in shown
-                if previous.snapshot.get(name) != version.snapshot[name]
-            ]
-            if previous
-            else []
-        )
-        settings = (
-            []
-            if previous
-            else [
-                Change(FIELD_LABELS.get(n, n), "", show_value(n, version.snapshot[n], names))
-                for n in used_fields(version.snapshot)
-            ]
-        )
-        same = all(current.get(name) == version.snapshot[name] for name in shown)
-        rows.append(
-            VersionRow(
-                version, describe(version.snapshot, names), changes, settings, version.version == rule.version, same
-            )
-        )
-    return rows
 
 
 # --- Enforcement rules (policy admins) ------------------------------------------------------------
@@ -244,11 +211,17 @@ def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require(Cap.MANAGE_POLICY)
 def rule_history(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(EnforcementRule, pk=pk)
-    versions = list(rule.versions.select_related("author").order_by("-version"))
+    history = history_page(
+        RuleDocument(_category_names()),
+        rule.versions.select_related("author"),
+        params=request.GET,
+        current=snapshot(rule),
+        restore_url=lambda version: reverse("accounts:rule_restore", args=[rule.pk, version]),
+    )
     return render(
         request,
         "accounts/rule_history.html",
-        {"rule": rule, "rows": _history(rule, versions), "restore_form": RestoreForm()},
+        {"rule": rule, "rows": history.rows, "page": history.page, "noun": "rule"},
     )
 
 
@@ -266,8 +239,8 @@ def rule_restore(request: HttpRequest, pk: int, version: int) -> HttpResponse:
     elif EnforcementRule.objects.filter(name=data.get("name", rule.name)).exclude(pk=rule.pk).exists():
         messages.error(request, f"Nothing was restored: another rule is now called “{data['name']}”.")
     else:
-        reason = f"Restored version {version}: {form.cleaned_data['reason']}"
-        rule = save_rule(actor=request.user, rule=rule, data=data, reason=reason)
+        reason = restored_reason(version, form.cleaned_data["reason"])
+        rule = save_rule(actor=request.user, rule=rule, data=data, reason=reason, restored_from=version)
         messages.success(request, f"Version {version} restored as version {rule.version}.")
     return redirect("accounts:rule_history", pk=rule.pk)
 

@@ -5,6 +5,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 
+from console.models import DocumentVersion
+
 
 class EnforcementState(models.TextChoices):
     ACTIVE = "active", "Active"
@@ -206,15 +208,10 @@ class EnforcementRule(models.Model):
         return self.name
 
 
-class EnforcementRuleVersion(models.Model):
+class EnforcementRuleVersion(DocumentVersion):
     rule = models.ForeignKey(EnforcementRule, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
-    snapshot = models.JSONField()
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
-    reason = models.TextField()
-    created_at = models.DateTimeField()
 
-    class Meta:
+    class Meta(DocumentVersion.Meta):
         constraints = [models.UniqueConstraint(fields=["rule", "version"], name="rule_version_unique")]
         ordering = ["-version"]
 

@@ -57,6 +57,11 @@ class AuditVerb(models.TextChoices):
     DECISION_CORRECTED = "decision.corrected", "Decision corrected"
     QUEUE_CHANGED = "queue.changed", "Queue changed"
     CATEGORY_CHANGED = "category.changed", "Category changed"
+    QUEUE_CREATED = "queue.created", "Queue created"
+    PROFILE_CREATED = "profile.created", "Policy profile created"
+    PROFILE_CHANGED = "profile.changed", "Policy profile changed"
+    MAPPING_CHANGED = "mapping.changed", "Label mappings and cut points changed"
+    ROUTING_CHANGED = "routing.changed", "Routing rules changed"
     RULE_CREATED = "rule.created", "Enforcement rule created"
     RULE_CHANGED = "rule.changed", "Enforcement rule changed"
     ACTION_PROPOSED = "action.proposed", "Action proposed"
@@ -72,6 +77,25 @@ class AuditVerb(models.TextChoices):
     ACCOUNT_NOTE_ADDED = "account.note_added", "Note added to an account"
     WEBHOOK_ENDPOINT_CREATED = "webhook.endpoint_created", "Webhook endpoint created"
     WEBHOOK_REDELIVERED = "webhook.redelivered", "Webhook delivery sent again"
+
+
+class DocumentVersion(models.Model):
+    """One saved state of a versioned policy document: a profile, a source's mappings, the routing, a rule.
+
+    Concrete version tables add what the document belongs to; console.versioning
+    numbers them, diffs them and shows their history the same way for all.
+    """
+
+    version = models.PositiveIntegerField()
+    snapshot = models.JSONField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    created_at = models.DateTimeField()
+    restored_from = models.PositiveIntegerField(null=True, blank=True, help_text="The version this one restored.")
+
+    class Meta:
+        abstract = True
+        ordering = ["-version"]
 
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):

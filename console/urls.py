@@ -37,6 +37,28 @@ console_patterns = [
     path("policy/queues/<int:pk>/", policy_views.queue_edit, name="policy_queue"),
     path("policy/categories/", policy_views.categories, name="policy_categories"),
     path("policy/categories/<slug:slug>/", policy_views.category_edit, name="policy_category"),
+    # Profiles, mappings and routing: versioned policy documents (console/policy_views.py).
+    path("policy/queues/new/", policy_views.queue_new, name="policy_queue_new"),
+    path("policy/profiles/", policy_views.profiles, name="policy_profiles"),
+    path("policy/profiles/new/", policy_views.profile_new, name="policy_profile_new"),
+    path("policy/profiles/<int:pk>/", policy_views.profile_edit, name="policy_profile"),
+    path("policy/profiles/<int:pk>/history/", policy_views.profile_history, name="policy_profile_history"),
+    path("policy/profiles/<int:pk>/versions/<int:version>/restore/", policy_views.profile_restore,
+         name="policy_profile_restore"),
+    path("policy/integrations/<int:pk>/profile/", policy_views.integration_profile,
+         name="policy_integration_profile"),
+    path("policy/mappings/", policy_views.mappings, name="policy_mappings"),
+    path("policy/mappings/<slug:source>/", policy_views.mapping_edit, name="policy_mapping"),
+    path("policy/mappings/<slug:source>/history/", policy_views.mapping_history, name="policy_mapping_history"),
+    path("policy/mappings/<slug:source>/versions/<int:version>/restore/", policy_views.mapping_restore,
+         name="policy_mapping_restore"),
+    path("policy/routing/", policy_views.routing, name="policy_routing"),
+    path("policy/routing/order/", policy_views.routing_order, name="policy_routing_order"),
+    path("policy/routing/new/", policy_views.routing_rule_new, name="policy_routing_rule_new"),
+    path("policy/routing/<int:pk>/", policy_views.routing_rule_edit, name="policy_routing_rule"),
+    path("policy/routing/history/", policy_views.routing_history, name="policy_routing_history"),
+    path("policy/routing/versions/<int:version>/restore/", policy_views.routing_restore,
+         name="policy_routing_restore"),
 ]
 
 urlpatterns = [

@@ -73,7 +73,8 @@ def post_flags(request: HttpRequest) -> Any:
 def get_flag(request: HttpRequest, flag_id: str) -> Any:
     key = require_scope(request, Scope.FLAGS_READ)
     flag = get_object_or_404(
-        Flag.objects.select_related("account", "case__queue").prefetch_related(
+        Flag.objects.select_related("account", "case__queue", "profile_version__profile", "mapping_version")
+        .prefetch_related(
             Prefetch("signals", queryset=Signal.objects.order_by("-level", "pk"))
         ),
         integration_id=key.integration_id,
@@ -106,6 +107,18 @@ def get_flag(request: HttpRequest, flag_id: str) -> Any:
         "queued": case is not None,
         "case": {"id": case.pk, "status": case.status, "queue": case.queue.slug} if case else None,
         "decision": _decision(flag),
+        "judged_by": _judged_by(flag),
+    }
+
+
+def _judged_by(flag: Flag) -> dict[str, Any] | None:
+    """The policy versions that judged the flag (None for flags stored before versions were kept)."""
+    if flag.profile_version is None:
+        return None
+    return {
+        "profile": flag.profile_version.profile.name,
+        "profile_version": flag.profile_version.version,
+        "mapping_version": flag.mapping_version.version if flag.mapping_version else None,
     }
 
 

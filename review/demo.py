@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from console.demo import DEMO_ACTOR
 from review.adapters.defaults import LABEL_MAP
-from review.models import Integration, PolicyProfile, ProfileThreshold, Scope, Threshold
+from review.models import Integration, PolicyProfile, Scope, Threshold
 from review.services import create_api_key, create_integration, ingest_flags
+from review.services.policy import create_profile
 
 HARMLESS = [
     "Summarise this article about renewable energy in three bullet points.",
@@ -145,14 +146,10 @@ SOURCES = ["openai", "perspective", "gemini", "azure", "comprehend", "llamaguard
 def seed_integrations(log: Callable[[str], None]) -> None:
     default = PolicyProfile.objects.get(name="Default")
     for name, (description, overrides) in PROFILES.items():
-        profile, created = PolicyProfile.objects.get_or_create(name=name, defaults={"description": description})
-        if created:
-            ProfileThreshold.objects.bulk_create(
-                ProfileThreshold(
-                    profile=profile, category_id=t.category_id, threshold=overrides.get(t.category_id, t.threshold)
-                )
-                for t in default.thresholds.all()
-            )
+        if not PolicyProfile.objects.filter(name=name).exists():
+            base = {t.category_id: t.threshold for t in default.thresholds.all()}
+            create_profile(actor=DEMO_ACTOR, name=name, description=description, thresholds={**base, **overrides},
+                           reason="Demo data")
     for name, profile_name in INTEGRATIONS:
         if not Integration.objects.filter(name=name).exists():
             integration = create_integration(

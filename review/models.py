@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from console.models import DocumentVersion
 from review.adapters import ADAPTERS
 
 
@@ -68,7 +69,11 @@ class Category(models.Model):
     description = models.TextField()
     harm_dimensions = models.JSONField(default=list)
     sensitive = models.BooleanField(default=False, help_text="Blur its text on the case page until revealed.")
-    adjustable = models.BooleanField(default=True, help_text="Whether profiles may change its threshold.")
+    adjustable = models.BooleanField(
+        default=True,
+        help_text="Whether profiles may change its threshold. Not adjustable: any signal at low or above is "
+        "reviewed, whatever the profile says.",
+    )
     position = models.PositiveSmallIntegerField(default=0)
     weight = models.PositiveSmallIntegerField(
         default=100, help_text="Case priority from this category; child safety is reviewed first."
@@ -121,6 +126,40 @@ class PolicyProfile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ProfileVersion(DocumentVersion):
+    """A profile's name, description and thresholds as saved by one change (review/versions.py reads them)."""
+
+    profile = models.ForeignKey(PolicyProfile, on_delete=models.PROTECT, related_name="versions")
+
+    class Meta(DocumentVersion.Meta):
+        constraints = [models.UniqueConstraint(fields=["profile", "version"], name="profile_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.profile} v{self.version}"
+
+
+class MappingVersion(DocumentVersion):
+    """A source's label mappings and its cut points, severity table and unsafe level, as one document."""
+
+    source = models.CharField(max_length=20, choices=Source.choices)
+
+    class Meta(DocumentVersion.Meta):
+        constraints = [models.UniqueConstraint(fields=["source", "version"], name="mapping_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.source} mappings v{self.version}"
+
+
+class RoutingVersion(DocumentVersion):
+    """The whole ordered set of routing rules: the order decides, so it is versioned as one document."""
+
+    class Meta(DocumentVersion.Meta):
+        constraints = [models.UniqueConstraint(fields=["version"], name="routing_version_unique")]
+
+    def __str__(self) -> str:
+        return f"routing v{self.version}"
 
 
 class ProfileThreshold(models.Model):
@@ -283,6 +322,15 @@ class Case(models.Model):
     category = models.ForeignKey(Category, on_delete=models.PROTECT, help_text="Of the signal that queued it.")
     level = models.PositiveSmallIntegerField(choices=Level.choices)
     routing = models.JSONField(default=dict, help_text="Why it was queued: the threshold met, the rule that routed it.")
+    # The policy versions that opened it. No index: nothing looks cases up by version.
+    profile_version = models.ForeignKey(
+        ProfileVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+        help_text="The profile version whose threshold its first flag met.",
+    )
+    routing_version = models.ForeignKey(
+        RoutingVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+        help_text="The routing rules that chose its queue.",
+    )
     flag_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -340,6 +388,17 @@ class Flag(models.Model):
     max_level = models.PositiveSmallIntegerField(choices=Level.choices)
     needs_review = models.BooleanField()
     case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.PROTECT, related_name="flags")
+    # Which policy versions judged it. Written for every flag on the ingest hot path, so neither has an
+    # index nor a database constraint (a per-row lookup and lock of the version row): versions are never
+    # deleted, and the ids come from the policy that was just loaded from them.
+    profile_version = models.ForeignKey(
+        ProfileVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+        db_constraint=False, help_text="The profile version whose thresholds decided needs_review.",
+    )
+    mapping_version = models.ForeignKey(
+        MappingVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+        db_constraint=False, help_text="The source's mappings and cut points that read its signals.",
+    )
     text_removed_at = models.DateTimeField(null=True, blank=True, help_text="When retention blanked its text.")
 
     class Meta:

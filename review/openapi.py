@@ -71,6 +71,12 @@ class CaseOut(Schema):
     queue: str
 
 
+class JudgedByOut(Schema):
+    profile: str = Field(description="The name of the policy profile whose thresholds judged the flag.")
+    profile_version: int = Field(description="That profile's version at the time.")
+    mapping_version: int | None = Field(description="The version of the source's label mappings and cut points.")
+
+
 class FlagOut(Schema):
     id: str
     flag: int
@@ -87,6 +93,9 @@ class FlagOut(Schema):
     queued: bool
     case: CaseOut | None
     decision: dict[str, Any] | None
+    judged_by: JudgedByOut | None = Field(
+        None, description="The policy versions that decided whether it needed review."
+    )
 
 
 def _example(source: str, result: Any, **extra: Any) -> dict[str, Any]:

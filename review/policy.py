@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
+
 from review.adapters import RawSignal
 from review.adapters.normalise import NormalisedSignal, normalise
 from review.models import (
@@ -17,18 +20,22 @@ from review.models import (
     Integration,
     LabelMapping,
     Level,
+    MappingVersion,
     PolicyState,
     ProfileThreshold,
+    ProfileVersion,
     Queue,
     RoutingRule,
+    RoutingVersion,
     SourceSettings,
     Threshold,
 )
 
-# Child safety is not adjustable: any signal at low or above is reviewed. A
-# negligible score is not "a signal" — sources such as OpenAI score every
-# category on every call, and a 0.0001 is the classifier saying "no".
-CHILD_SAFETY_THRESHOLD = Threshold.LOW
+# A category that is not adjustable (child safety always) is reviewed from low
+# up, whatever the profile says. A negligible score is not "a signal" —
+# sources such as OpenAI score every category on every call, and a 0.0001 is
+# the classifier saying "no".
+CHILD_SAFETY_THRESHOLD = FIXED_THRESHOLD = Threshold.LOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +92,11 @@ class Policy:
     rules: list[_Rule]
     default_route: Route
     known_categories: frozenset[str] = field(default_factory=frozenset)
+    fixed_categories: frozenset[str] = field(default_factory=frozenset)  # not adjustable
+    # The versions this policy was read from, recorded on each flag and case it judges.
+    profile_version_id: int | None = None
+    mapping_version_ids: dict[str, int] = field(default_factory=dict)
+    routing_version_id: int | None = None
 
     def judge(self, source: str, raw: list[RawSignal]) -> list[JudgedSignal]:
         settings = self.sources.get(source)
@@ -103,7 +115,9 @@ class Policy:
     def _judge_one(self, signal: NormalisedSignal) -> JudgedSignal:
         category = signal.category if signal.category in self.known_categories else "other"
         threshold = (
-            CHILD_SAFETY_THRESHOLD if category == CHILD_SAFETY else self.thresholds.get(category, Threshold.MEDIUM)
+            FIXED_THRESHOLD
+            if category == CHILD_SAFETY or category in self.fixed_categories
+            else self.thresholds.get(category, Threshold.MEDIUM)
         )
         level = Level.from_name(signal.level.value)
         min_level = threshold.min_level
@@ -151,11 +165,11 @@ def policy_for(integration: Integration) -> Policy:
     the console, a command, a migration or by hand) bumps the version in the
     same transaction, through database triggers.
     """
-    version = PolicyState.objects.filter(pk=1).values_list("version", flat=True).first()
+    version = _state()
     hit = _cached.get(integration.pk)
     if version is not None and hit is not None and hit[0] == version:
         return hit[1]
-    policy = load_policy(integration)
+    version, policy = _load_consistently(integration)
     if version is not None:
         if len(_cached) > 1000:
             _cached.clear()
@@ -163,8 +177,32 @@ def policy_for(integration: Integration) -> Policy:
     return policy
 
 
+def _state() -> int | None:
+    return PolicyState.objects.filter(pk=1).values_list("version", flat=True).first()
+
+
+def _load_consistently(integration: Integration) -> tuple[int | None, Policy]:
+    """The policy and the state token it matches, read from one snapshot of the database.
+
+    load_policy reads a dozen tables; a change committed between two of those
+    reads would otherwise give a policy that never existed (new thresholds
+    with the previous version's id, say) and keep it under a token that
+    still looks current. On PostgreSQL a REPEATABLE READ transaction makes all
+    the reads see one moment; SQLite's transaction does so on its own. Inside
+    a caller's transaction the isolation level can no longer be set, so the
+    reads share whatever that transaction sees.
+    """
+    if connection.in_atomic_block:
+        return _state(), load_policy(integration)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return _state(), load_policy(integration)
+
+
 def load_policy(integration: Integration) -> Policy:
-    categories = list(Category.objects.values_list("slug", "weight"))
+    categories = list(Category.objects.values_list("slug", "weight", "adjustable"))
     thresholds = {
         category_id: Threshold(value)
         for category_id, value in ProfileThreshold.objects.filter(profile_id=integration.profile_id).values_list(
@@ -193,14 +231,24 @@ def load_policy(integration: Integration) -> Policy:
     default = Queue.objects.filter(is_default=True).values_list("pk", "slug").first()
     if default is None:
         raise Queue.DoesNotExist("No default queue: a policy admin must mark one queue as the default.")
+    latest_mapping = MappingVersion.objects.filter(source=OuterRef("source")).order_by("-version").values("pk")[:1]
     return Policy(
         integration_id=integration.pk,
         profile_id=integration.profile_id,
         thresholds=thresholds,
-        weights=dict(categories),
+        weights={slug: weight for slug, weight, _ in categories},
         label_maps=label_maps,
         sources={s.source: s for s in SourceSettings.objects.all()},
         rules=rules,
         default_route=Route(default[0], default[1], None),
-        known_categories=frozenset(slug for slug, _ in categories),
+        known_categories=frozenset(slug for slug, _, _ in categories),
+        fixed_categories=frozenset(slug for slug, _, adjustable in categories if not adjustable),
+        profile_version_id=ProfileVersion.objects.filter(profile_id=integration.profile_id)
+        .order_by("-version")
+        .values_list("pk", flat=True)
+        .first(),
+        mapping_version_ids=dict(
+            MappingVersion.objects.filter(pk=Subquery(latest_mapping)).values_list("source", "pk")
+        ),
+        routing_version_id=RoutingVersion.objects.order_by("-version").values_list("pk", flat=True).first(),
     )

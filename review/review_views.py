@@ -61,6 +61,7 @@ def workspace_context(request: HttpRequest, case: Case, *, form: VerdictForm | N
         "can_correct": has_cap(request.user, Cap.HANDLE_ESCALATIONS),
         "correction_form": CorrectionForm(initial=initial),
         "appeal": appeal_of(case),  # a case of the appeals queue shows its appeal panel
+        "judged_by": selectors.judged_by(case),
     }
 
 

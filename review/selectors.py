@@ -117,8 +117,28 @@ def account_panel(case: Case) -> AccountPanel:
 def case_flags(case: Case, *, limit: int = 20) -> list[Flag]:
     signals = Signal.objects.select_related("category").order_by("-level", "category__position")
     return list(
-        case.flags.order_by("occurred_at").prefetch_related(Prefetch("signals", queryset=signals))[:limit]
+        case.flags.order_by("occurred_at")
+        .select_related("profile_version__profile", "mapping_version")
+        .prefetch_related(Prefetch("signals", queryset=signals))[:limit]
     )
+
+
+@dataclass(frozen=True)
+class JudgedBy:
+    """The policy versions that opened a case: "judged by profile Default v3; queued by routing v5"."""
+
+    profile: str | None
+    profile_version: int | None
+    routing_version: int | None
+
+
+def judged_by(case: Case) -> JudgedBy:
+    row = (
+        Case.objects.filter(pk=case.pk)
+        .values_list("profile_version__profile__name", "profile_version__version", "routing_version__version")
+        .first()
+    )
+    return JudgedBy(*row) if row else JudgedBy(None, None, None)
 
 
 def sensitive_categories(flags: list[Flag]) -> list[Category]:

@@ -93,6 +93,9 @@ def seed_reference_data() -> None:
         from importlib import import_module
 
         import_module("review.migrations.0002_seed_taxonomy_and_defaults").seed(apps, None)
+        from review.versions import seed_versions
+
+        seed_versions(apps)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from accounts.models import (
 from accounts.services.actions import propose_action
 from console.audit import SYSTEM, record
 from console.models import AuditVerb
+from console.versioning import add_version, require_reason
 
 RULE_FIELDS = [
     "name",
@@ -47,10 +48,11 @@ def snapshot(rule: EnforcementRule) -> dict[str, Any]:
 
 
 @transaction.atomic
-def save_rule(*, actor: Any, rule: EnforcementRule | None, data: dict[str, Any], reason: str) -> EnforcementRule:
+def save_rule(
+    *, actor: Any, rule: EnforcementRule | None, data: dict[str, Any], reason: str, restored_from: int | None = None
+) -> EnforcementRule:
     """Create a rule or change one; either way a new version with author, time and reason."""
-    if not reason.strip():
-        raise ValueError("A rule change needs a reason.")
+    reason = require_reason(reason, what="A rule change")
     if rule is None:
         rule = EnforcementRule(**data)
         rule.version = 1
@@ -64,13 +66,13 @@ def save_rule(*, actor: Any, rule: EnforcementRule | None, data: dict[str, Any],
         rule.version += 1
         rule.save()
         verb = AuditVerb.RULE_CHANGED
-    EnforcementRuleVersion.objects.create(
-        rule=rule,
-        version=rule.version,
+    add_version(
+        EnforcementRuleVersion,
+        owner={"rule": rule},
         snapshot=snapshot(rule),
+        actor=actor,
         reason=reason,
-        created_at=timezone.now(),
-        author=actor if getattr(actor, "is_authenticated", False) else None,
+        restored_from=restored_from,
     )
     record(
         actor=actor,

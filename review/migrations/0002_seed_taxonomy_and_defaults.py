@@ -12,7 +12,9 @@ from django.db import migrations
 from review.adapters import defaults
 
 WEIGHTS = {"child_safety": 1000, "self_harm": 300, "violence": 200, "dangerous": 200, "cyber": 150, "hate": 150}
-PALM_DEFAULTS = {"hate": "low", "harassment": "low"}  # everything else: medium
+# Everything else: medium. Child safety is not adjustable: reviewed from low up whatever a profile says, so
+# its stored threshold says so too (migration 0004 sets it on databases seeded before).
+PALM_DEFAULTS = {"hate": "low", "harassment": "low", "child_safety": "low"}
 
 
 def seed(apps, schema_editor):  # type: ignore[no-untyped-def]

@@ -109,6 +109,8 @@ def _store(integration: Integration, policy: Policy, pending: dict[str, _Pending
             "received_at": received,
             "max_level": max((int(s.level) for s in p.signals), default=0),
             "needs_review": p.lead is not None,
+            "profile_version": policy.profile_version_id,
+            "mapping_version": policy.mapping_version_ids.get(p.flag.source),
         }
         for eid, p in sorted(fresh.items())  # one lock order for concurrent batches
     ]
@@ -202,6 +204,8 @@ def _queue(
                 category_id=top.lead.category,
                 level=top.lead.level,  # type: ignore[union-attr]
                 routing=_why(top.lead, route),
+                profile_version_id=policy.profile_version_id,
+                routing_version_id=policy.routing_version_id,
                 flag_count=0,
                 created_at=now,
                 updated_at=now,

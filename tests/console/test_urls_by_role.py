@@ -26,6 +26,18 @@ def _general() -> Any:
     return Queue.objects.get(slug="general")
 
 
+def _default_profile() -> Any:
+    from review.models import PolicyProfile
+
+    return PolicyProfile.objects.get(name="Default")
+
+
+def _first_routing_rule() -> Any:
+    from review.models import RoutingRule
+
+    return RoutingRule.objects.order_by("position").first()
+
+
 def _decision() -> Any:
     from console.roles import Role
     from console.services import create_staff
@@ -125,6 +137,28 @@ PAGES: list[Page] = [
     Page("console:policy_queue", Cap.MANAGE_POLICY, kwargs=lambda: {"pk": _general().pk}),
     Page("console:policy_categories", Cap.MANAGE_POLICY),
     Page("console:policy_category", Cap.MANAGE_POLICY, kwargs=lambda: {"slug": "violence"}),
+    # Policy documents (console/policy_views.py). A POST without a reason is a form error (400) or, for a
+    # restore or a profile assignment, a message and a redirect.
+    Page("console:policy_queue_new", Cap.MANAGE_POLICY),
+    Page("console:policy_profiles", Cap.MANAGE_POLICY),
+    Page("console:policy_profile_new", Cap.MANAGE_POLICY),
+    Page("console:policy_profile", Cap.MANAGE_POLICY, kwargs=lambda: {"pk": _default_profile().pk}),
+    Page("console:policy_profile_history", Cap.MANAGE_POLICY, kwargs=lambda: {"pk": _default_profile().pk}),
+    Page("console:policy_profile_restore", Cap.MANAGE_POLICY,
+         kwargs=lambda: {"pk": _default_profile().pk, "version": 1}, method="post", ok=302),
+    Page("console:policy_integration_profile", Cap.MANAGE_POLICY, kwargs=lambda: {"pk": make_integration().pk},
+         method="post", ok=302),
+    Page("console:policy_mappings", Cap.MANAGE_POLICY),
+    Page("console:policy_mapping", Cap.MANAGE_POLICY, kwargs=lambda: {"source": "openai"}),
+    Page("console:policy_mapping_history", Cap.MANAGE_POLICY, kwargs=lambda: {"source": "openai"}),
+    Page("console:policy_mapping_restore", Cap.MANAGE_POLICY, kwargs=lambda: {"source": "openai", "version": 1},
+         method="post", ok=302),
+    Page("console:policy_routing", Cap.MANAGE_POLICY),
+    Page("console:policy_routing_order", Cap.MANAGE_POLICY, method="post", ok=400),
+    Page("console:policy_routing_rule_new", Cap.MANAGE_POLICY),
+    Page("console:policy_routing_rule", Cap.MANAGE_POLICY, kwargs=lambda: {"pk": _first_routing_rule().pk}),
+    Page("console:policy_routing_history", Cap.MANAGE_POLICY),
+    Page("console:policy_routing_restore", Cap.MANAGE_POLICY, kwargs=lambda: {"version": 1}, method="post", ok=302),
     Page("review:queues", Cap.REVIEW_CASES),
     Page("accounts:accounts", Cap.VIEW_ACCOUNTS),
     Page("accounts:account", Cap.VIEW_ACCOUNTS, kwargs=lambda: {"pk": make_case().account_id}),
