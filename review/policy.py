@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db.models import Q
+
 from review.adapters import RawSignal
 from review.adapters.normalise import NormalisedSignal, normalise
 from review.models import (
@@ -17,6 +19,7 @@ from review.models import (
     Integration,
     LabelMapping,
     Level,
+    PolicyProfile,
     PolicyState,
     ProfileThreshold,
     Queue,
@@ -85,6 +88,10 @@ class Policy:
     rules: list[_Rule]
     default_route: Route
     known_categories: frozenset[str] = field(default_factory=frozenset)
+    # The profile's share of below-threshold flags to sample, in percent, and
+    # where samples go; no calibration queue means no sampling.
+    calibration_rate: float = 0.0
+    calibration_route: Route | None = None
 
     def judge(self, source: str, raw: list[RawSignal]) -> list[JudgedSignal]:
         settings = self.sources.get(source)
@@ -190,9 +197,20 @@ def load_policy(integration: Integration) -> Policy:
         .select_related("queue")
         .prefetch_related("profiles", "integrations")
     ]
-    default = Queue.objects.filter(is_default=True).values_list("pk", "slug").first()
+    default = None
+    calibration = None
+    for pk, slug, is_default, kind in (
+        Queue.objects.filter(Q(is_default=True) | Q(kind=Queue.Kind.CALIBRATION))
+        .order_by("pk")
+        .values_list("pk", "slug", "is_default", "kind")
+    ):
+        if is_default and default is None:
+            default = (pk, slug)
+        if kind == Queue.Kind.CALIBRATION and calibration is None:
+            calibration = Route(pk, slug, None)
     if default is None:
         raise Queue.DoesNotExist("No default queue: a policy admin must mark one queue as the default.")
+    rate = PolicyProfile.objects.filter(pk=integration.profile_id).values_list("calibration_rate", flat=True).first()
     return Policy(
         integration_id=integration.pk,
         profile_id=integration.profile_id,
@@ -203,4 +221,6 @@ def load_policy(integration: Integration) -> Policy:
         rules=rules,
         default_route=Route(default[0], default[1], None),
         known_categories=frozenset(slug for slug, _ in categories),
+        calibration_rate=float(rate or 0),
+        calibration_route=calibration,
     )
