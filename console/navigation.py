@@ -25,5 +25,7 @@ NAV: list[NavItem] = [
     NavItem("Queue settings", "console:policy_queues", (Cap.MANAGE_POLICY,)),
     NavItem("Categories", "console:policy_categories", (Cap.MANAGE_POLICY,)),
     NavItem("Rules", "accounts:rules", (Cap.MANAGE_POLICY,)),
+    NavItem("Calibration", "console:policy_calibration", (Cap.MANAGE_POLICY,)),
+    NavItem("Retention", "console:policy_retention", (Cap.MANAGE_POLICY,)),
     NavItem("Audit log", "console:audit", (Cap.VIEW_AUDIT,)),
 ]

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.status import status_view
-from console import policy_views, views
+from console import calibration_views, policy_views, retention_views, views
 from console.api import api
 
 app_name = "console"
@@ -26,6 +26,12 @@ console_patterns = [
     path("policy/queues/<int:pk>/", policy_views.queue_edit, name="policy_queue"),
     path("policy/categories/", policy_views.categories, name="policy_categories"),
     path("policy/categories/<slug:slug>/", policy_views.category_edit, name="policy_category"),
+    # Calibration and retention
+    path("policy/calibration/", calibration_views.calibration, name="policy_calibration"),
+    path("policy/calibration/what-if/", calibration_views.whatif, name="policy_whatif"),
+    path("policy/calibration/profiles/<int:pk>/", calibration_views.calibration_rate, name="policy_calibration_rate"),
+    path("policy/retention/", retention_views.retention, name="policy_retention"),
+    path("policy/retention/<int:pk>/", retention_views.retention_edit, name="policy_retention_edit"),
 ]
 
 urlpatterns = [
