@@ -81,7 +81,7 @@ def test_the_page_costs_the_same_queries_for_one_row_or_many(admin_client, calib
     for n in range(20):
         ingest_flags(integration=calibration_data["acme"], payloads=[flag_payload(
             source="generic", result={"signals": [{"category": c, "level": "low"}]}, prompt=f"p{n}")
-            for c in ("sexual", "fraud", "privacy")])
+            for c in ("sexual", "fraud_spam", "privacy")])
     with django_assert_num_queries(len(many.captured_queries)):
         html = admin_client.get(URL).content.decode()
     assert _row(html, "Sexual content", "generic", "low", "20")
