@@ -77,6 +77,9 @@ class AuditVerb(models.TextChoices):
     ACCOUNT_NOTE_ADDED = "account.note_added", "Note added to an account"
     WEBHOOK_ENDPOINT_CREATED = "webhook.endpoint_created", "Webhook endpoint created"
     WEBHOOK_REDELIVERED = "webhook.redelivered", "Webhook delivery sent again"
+    PROFILE_CALIBRATION_CHANGED = "profile.calibration_changed", "Calibration sample rate changed"
+    RETENTION_CHANGED = "integration.retention_changed", "Text retention changed"
+    RETENTION_APPLIED = "retention.applied", "Text removed by retention"
 
 
 class DocumentVersion(models.Model):

@@ -28,6 +28,8 @@ NAV: list[NavItem] = [
     NavItem("Mappings", "console:policy_mappings", (Cap.MANAGE_POLICY,)),
     NavItem("Routing", "console:policy_routing", (Cap.MANAGE_POLICY,)),
     NavItem("Rules", "accounts:rules", (Cap.MANAGE_POLICY,)),
+    NavItem("Calibration", "console:policy_calibration", (Cap.MANAGE_POLICY,)),
+    NavItem("Retention", "console:policy_retention", (Cap.MANAGE_POLICY,)),
     NavItem("Audit log", "console:audit", (Cap.VIEW_AUDIT,)),
     NavItem("Staff", "console:staff", (Cap.MANAGE_STAFF,)),
 ]

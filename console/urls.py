@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.status import status_view
-from console import policy_views, staff_views, twofactor_views, views
+from console import calibration_views, policy_views, retention_views, staff_views, twofactor_views, views
 from console.api import api
 
 app_name = "console"
@@ -59,6 +59,12 @@ console_patterns = [
     path("policy/routing/history/", policy_views.routing_history, name="policy_routing_history"),
     path("policy/routing/versions/<int:version>/restore/", policy_views.routing_restore,
          name="policy_routing_restore"),
+    # Calibration and retention
+    path("policy/calibration/", calibration_views.calibration, name="policy_calibration"),
+    path("policy/calibration/what-if/", calibration_views.whatif, name="policy_whatif"),
+    path("policy/calibration/profiles/<int:pk>/", calibration_views.calibration_rate, name="policy_calibration_rate"),
+    path("policy/retention/", retention_views.retention, name="policy_retention"),
+    path("policy/retention/<int:pk>/", retention_views.retention_edit, name="policy_retention_edit"),
 ]
 
 urlpatterns = [

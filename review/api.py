@@ -88,6 +88,7 @@ def get_flag(request: HttpRequest, flag_id: str) -> Any:
         "source": flag.source,
         "prompt": flag.prompt,
         "response": flag.response,
+        "text_removed_at": flag.text_removed_at,
         "occurred_at": flag.occurred_at,
         "received_at": flag.received_at,
         "language": flag.language,

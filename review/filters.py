@@ -21,6 +21,10 @@ class CaseFilter(django_filters.FilterSet):
     level = django_filters.ChoiceFilter(choices=Level.choices, empty_label="Any level")
     source = django_filters.ChoiceFilter(choices=Source.choices, empty_label="Any source", method="filter_source")
     integration = django_filters.ModelChoiceFilter(queryset=Integration.objects.all(), empty_label="Any integration")
+    calibration = django_filters.BooleanFilter(
+        label="Calibration sample",
+        widget=forms.Select(choices=[("", "Any case"), ("true", "Calibration samples"), ("false", "Not samples")]),
+    )
     account = django_filters.CharFilter(field_name="account__user_hash", lookup_expr="startswith", label="Account hash")
     reviewer = django_filters.CharFilter(method="filter_reviewer", label="Reviewer")
     since = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte", label="From",

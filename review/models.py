@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -123,6 +125,20 @@ class PolicyProfile(models.Model):
     name = models.CharField(max_length=80, unique=True)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    calibration_rate = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Percent of the flags below every threshold sent to the calibration queue; 0 turns sampling off.",
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(calibration_rate__gte=0) & Q(calibration_rate__lte=100), name="calibration_rate_percent"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -174,6 +190,10 @@ class ProfileThreshold(models.Model):
         return f"{self.profile}: {self.category_id} {self.threshold}"
 
 
+RETENTION_DEFAULT_DAYS = 90
+RETENTION_MAX_DAYS = 3650
+
+
 class Integration(models.Model):
     """A platform or app that sends flags."""
 
@@ -182,9 +202,20 @@ class Integration(models.Model):
     webhook_url = models.URLField(blank=True, help_text="Where action events are sent (HTTPS).")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    retention_days = models.PositiveSmallIntegerField(
+        default=RETENTION_DEFAULT_DAYS,
+        validators=[MinValueValidator(1), MaxValueValidator(RETENTION_MAX_DAYS)],
+        help_text="Days its flags' prompt and response text is kept once their case is settled.",
+    )
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(retention_days__gte=1) & Q(retention_days__lte=RETENTION_MAX_DAYS),
+                name="retention_days_range",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -332,6 +363,9 @@ class Case(models.Model):
         help_text="The routing rules that chose its queue.",
     )
     flag_count = models.PositiveIntegerField(default=0)
+    calibration = models.BooleanField(
+        default=False, help_text="Opened for a random sample of flags below threshold, to measure precision."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     claimed_by = models.ForeignKey(
@@ -406,6 +440,11 @@ class Flag(models.Model):
         indexes = [
             models.Index(fields=["account", "-occurred_at"], name="flag_account_time"),
             models.Index(fields=["-received_at"], name="flag_received"),
+            # Retention reads the flags whose text it has not removed yet,
+            # oldest first; the ones it has blanked leave this index.
+            models.Index(
+                fields=["integration", "received_at"], condition=Q(text_removed_at__isnull=True), name="flag_text_kept"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -84,6 +84,9 @@ class FlagOut(Schema):
     source: str
     prompt: str
     response: str
+    text_removed_at: datetime | None = Field(
+        None, description="When retention removed the prompt and response text (both are then empty)."
+    )
     occurred_at: datetime
     received_at: datetime
     language: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 
 from review.adapters import RawSignal
 from review.adapters.normalise import NormalisedSignal, normalise
@@ -21,6 +21,7 @@ from review.models import (
     LabelMapping,
     Level,
     MappingVersion,
+    PolicyProfile,
     PolicyState,
     ProfileThreshold,
     ProfileVersion,
@@ -97,6 +98,10 @@ class Policy:
     profile_version_id: int | None = None
     mapping_version_ids: dict[str, int] = field(default_factory=dict)
     routing_version_id: int | None = None
+    # The profile's share of below-threshold flags to sample, in percent, and
+    # where samples go; no calibration queue means no sampling.
+    calibration_rate: float = 0.0
+    calibration_route: Route | None = None
 
     def judge(self, source: str, raw: list[RawSignal]) -> list[JudgedSignal]:
         settings = self.sources.get(source)
@@ -228,10 +233,21 @@ def load_policy(integration: Integration) -> Policy:
         .select_related("queue")
         .prefetch_related("profiles", "integrations")
     ]
-    default = Queue.objects.filter(is_default=True).values_list("pk", "slug").first()
+    default = None
+    calibration = None
+    for pk, slug, is_default, kind in (
+        Queue.objects.filter(Q(is_default=True) | Q(kind=Queue.Kind.CALIBRATION))
+        .order_by("pk")
+        .values_list("pk", "slug", "is_default", "kind")
+    ):
+        if is_default and default is None:
+            default = (pk, slug)
+        if kind == Queue.Kind.CALIBRATION and calibration is None:
+            calibration = Route(pk, slug, None)
     if default is None:
         raise Queue.DoesNotExist("No default queue: a policy admin must mark one queue as the default.")
     latest_mapping = MappingVersion.objects.filter(source=OuterRef("source")).order_by("-version").values("pk")[:1]
+    rate = PolicyProfile.objects.filter(pk=integration.profile_id).values_list("calibration_rate", flat=True).first()
     return Policy(
         integration_id=integration.pk,
         profile_id=integration.profile_id,
@@ -251,4 +267,6 @@ def load_policy(integration: Integration) -> Policy:
             MappingVersion.objects.filter(pk=Subquery(latest_mapping)).values_list("source", "pk")
         ),
         routing_version_id=RoutingVersion.objects.order_by("-version").values_list("pk", flat=True).first(),
+        calibration_rate=float(rate or 0),
+        calibration_route=calibration,
     )

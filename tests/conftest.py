@@ -176,3 +176,16 @@ def api(client, integration):  # type: ignore[no-untyped-def]
     from tests.factories import Api, make_key
 
     return Api(client, make_key(integration).secret)
+
+
+@pytest.fixture(autouse=True)
+def _no_calibration_sample(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Default profile samples 1 % of the flags below threshold; tests that do not ask for it
+    (the `calibration_sampling` fixture) must not find a stray calibration case."""
+    if "calibration_sampling" not in request.fixturenames:
+        monkeypatch.setattr("review.calibration.sampled", lambda **kwargs: False)
+
+
+@pytest.fixture
+def calibration_sampling() -> None:
+    """Ingestion draws the calibration sample as in production (review.calibration.sampled)."""

@@ -11,10 +11,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from review import calibration
 from review.bulk import insert_ignoring_conflicts, insert_rows, join_cases, set_flag_cases, upsert_accounts
 from review.intake import FlagInput, Invalid, read_flag
 from review.models import Case, CaseStatus, Flag, Integration, Signal
-from review.policy import JudgedSignal, Policy, lead_signal, policy_for
+from review.policy import JudgedSignal, Policy, Route, lead_signal, policy_for
 
 
 @dataclass
@@ -43,6 +44,13 @@ class _Pending:
     flag: FlagInput
     signals: list[JudgedSignal]
     lead: JudgedSignal | None
+    # Set on a flag below every threshold that was drawn for the calibration
+    # sample: its strongest signal, which names the calibration case.
+    sample: JudgedSignal | None = None
+
+    @property
+    def key_signal(self) -> JudgedSignal | None:
+        return self.lead or self.sample
 
 
 def ingest_flags(*, integration: Integration, payloads: list[object], now: datetime | None = None) -> list[FlagOutcome]:
@@ -72,7 +80,17 @@ def ingest_flags(*, integration: Integration, payloads: list[object], now: datet
             repeats.append(outcome)
             continue
         signals = policy.judge(flag.source, flag.raw_signals)
-        pending[flag.external_id] = _Pending(outcome, flag, signals, lead_signal(signals, policy.weights))
+        item = _Pending(outcome, flag, signals, lead_signal(signals, policy.weights))
+        if (
+            item.lead is None
+            and signals
+            and policy.calibration_route is not None
+            and calibration.sampled(
+                integration_id=integration.pk, external_id=flag.external_id, rate=policy.calibration_rate
+            )
+        ):
+            item.sample = calibration.sample_signal(signals, policy.weights)
+        pending[flag.external_id] = item
     if pending:
         with transaction.atomic():
             _store(integration, policy, pending, received)
@@ -171,29 +189,48 @@ def _queue(
     inserted: dict[str, int],
     now: datetime,
 ) -> None:
-    """Join each flag that needs review to its open case (same account, same content) or open one."""
+    """Join each flag that needs review, or was drawn for calibration, to its open case or open one.
+
+    A group (same account, same content) with a flag that needs review opens
+    a case routed by the profile's rules; a group of calibration samples only
+    opens a calibration case. A flag that needs review and finds an open
+    calibration case with its content turns it into a case to review.
+    """
     from accounts.models import Account
 
-    needing = {eid: p for eid, p in created.items() if p.lead is not None}
-    if not needing:
+    queued = {eid: p for eid, p in created.items() if p.key_signal is not None}
+    if not queued:
         return
     groups: dict[tuple[int, str], list[_Pending]] = defaultdict(list)
-    for p in needing.values():
+    for p in queued.values():
         groups[(accounts[p.flag.user_hash], p.flag.content_hash)].append(p)
     account_ids = sorted({account_id for account_id, _ in groups})
     violations = dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "violation_count"))
 
     def best(members: list[_Pending]) -> tuple[_Pending, int]:
-        top = max(members, key=lambda p: policy.priority(p.lead, recent_violations=0))  # type: ignore[arg-type]
-        return top, policy.priority(top.lead, recent_violations=violations.get(accounts[top.flag.user_hash], 0))  # type: ignore[arg-type]
+        # A flag that needs review outranks any calibration sample.
+        top = max(
+            members,
+            key=lambda p: (p.lead is not None, policy.priority(p.key_signal, recent_violations=0)),  # type: ignore[arg-type]
+        )
+        return top, policy.priority(top.key_signal, recent_violations=violations.get(accounts[top.flag.user_hash], 0))  # type: ignore[arg-type]
+
+    def route_of(top: _Pending) -> Route:
+        if top.lead is None:
+            return policy.calibration_route  # type: ignore[return-value]
+        return policy.route(top.lead, source=top.flag.source, language=top.flag.language)
 
     existing = _open_cases(groups)
     new_cases = []
+    promoted = []
     for key_, members in sorted(groups.items()):
-        if key_ in existing:
-            continue
         top, priority = best(members)
-        route = policy.route(top.lead, source=top.flag.source, language=top.flag.language)  # type: ignore[arg-type]
+        if key_ in existing:
+            if existing[key_][2] and top.lead is not None:
+                promoted.append((existing[key_][0], top, priority, route_of(top)))
+            continue
+        route = route_of(top)
+        signal = top.key_signal
         new_cases.append(
             Case(
                 queue_id=route.queue_id,
@@ -201,9 +238,10 @@ def _queue(
                 account_id=key_[0],
                 content_hash=key_[1],
                 priority=priority,
-                category_id=top.lead.category,
-                level=top.lead.level,  # type: ignore[union-attr]
-                routing=_why(top.lead, route),
+                category_id=signal.category,  # type: ignore[union-attr]
+                level=signal.level,  # type: ignore[union-attr]
+                routing=_why(signal, route, calibration_rate=None if top.lead else policy.calibration_rate),  # type: ignore[arg-type]
+                calibration=top.lead is None,
                 profile_version_id=policy.profile_version_id,
                 routing_version_id=policy.routing_version_id,
                 flag_count=0,
@@ -214,12 +252,21 @@ def _queue(
     # A concurrent batch may open the same case first; the partial unique
     # constraint then keeps ours out and the re-read below finds theirs.
     Case.objects.bulk_create(new_cases, ignore_conflicts=True)
-    if new_cases:
+    for case_id, top, priority, route in promoted:  # rare: the same content sampled, then flagged for real
+        Case.objects.filter(pk=case_id, calibration=True).update(
+            queue_id=route.queue_id,
+            calibration=False,
+            category_id=top.lead.category,  # type: ignore[union-attr]
+            level=top.lead.level,  # type: ignore[union-attr]
+            routing=_why(top.lead, route, calibration_rate=None),  # type: ignore[arg-type]
+            priority=priority,
+        )
+    if new_cases or promoted:
         existing = _open_cases(groups)
     joins: list[tuple[int, int, int]] = []
     links: list[tuple[int, int]] = []
     for key_, members in groups.items():
-        case_id, queue_slug = existing[key_]
+        case_id, queue_slug, _ = existing[key_]
         _, priority = best(members)
         joins.append((case_id, len(members), priority))
         for p in members:
@@ -229,19 +276,19 @@ def _queue(
     set_flag_cases(links)
 
 
-def _open_cases(groups: dict[tuple[int, str], Any]) -> dict[tuple[int, str], tuple[int, str]]:
+def _open_cases(groups: dict[tuple[int, str], Any]) -> dict[tuple[int, str], tuple[int, str, bool]]:
     account_ids = {a for a, _ in groups}
     hashes = {h for _, h in groups}
     found = (
         Case.objects.exclude(status=CaseStatus.CLOSED)
         .filter(account_id__in=account_ids, content_hash__in=hashes)
-        .values_list("account_id", "content_hash", "pk", "queue__slug")
+        .values_list("account_id", "content_hash", "pk", "queue__slug", "calibration")
     )
-    return {(a, h): (pk, slug) for a, h, pk, slug in found if (a, h) in groups}
+    return {(a, h): (pk, slug, sample) for a, h, pk, slug, sample in found if (a, h) in groups}
 
 
-def _why(signal: JudgedSignal, route: Any) -> dict[str, Any]:
-    return {
+def _why(signal: JudgedSignal, route: Any, *, calibration_rate: float | None) -> dict[str, Any]:
+    why = {
         "category": signal.category,
         "label": signal.label,
         "level": signal.level.label,
@@ -250,3 +297,6 @@ def _why(signal: JudgedSignal, route: Any) -> dict[str, Any]:
         "rule": route.rule,
         "queue": route.queue_slug,
     }
+    if calibration_rate is not None:
+        why["calibration_rate"] = calibration_rate
+    return why

@@ -205,6 +205,13 @@ PAGES: list[Page] = [
     Page("review:key_new", Cap.MANAGE_INTEGRATIONS, kwargs=lambda: {"pk": make_integration().pk}, method="post",
          ok=400),
     Page("review:key_revoke", Cap.MANAGE_INTEGRATIONS, kwargs=_key, method="post", ok=302),
+    # Calibration and retention
+    Page("console:policy_calibration", Cap.MANAGE_POLICY),
+    # Without a profile, a category and a threshold the what-if is a 400 that names them.
+    Page("console:policy_whatif", Cap.MANAGE_POLICY, ok=400),
+    Page("console:policy_calibration_rate", Cap.MANAGE_POLICY, kwargs=lambda: {"pk": _default_profile().pk}),
+    Page("console:policy_retention", Cap.MANAGE_POLICY),
+    Page("console:policy_retention_edit", Cap.MANAGE_POLICY, kwargs=lambda: {"pk": make_integration().pk}),
 ]
 
 NOT_CONSOLE = ("api", "djdt")
