@@ -22,6 +22,22 @@
     }
   }, true);
 
+  // The profile form's what-if panel: changing a threshold asks what that
+  // threshold would have cost and caught, before the admin saves.
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    var table = select.closest && select.closest("table[data-whatif-url]");
+    var row = select.closest && select.closest("tr[data-category]");
+    if (!table || !row || select.tagName !== "SELECT" || !window.htmx) { return; }
+    var params = new URLSearchParams({
+      profile: table.getAttribute("data-profile"),
+      category: row.getAttribute("data-category"),
+      threshold: select.value
+    });
+    window.htmx.ajax("GET", table.getAttribute("data-whatif-url") + "?" + params.toString(),
+                     {target: "#whatif", swap: "innerHTML"});
+  });
+
   // "Select all" on list pages.
   document.addEventListener("change", function (event) {
     if (event.target.id === "select-all") {

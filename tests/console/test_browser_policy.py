@@ -157,6 +157,11 @@ def test_a_policy_admin_uses_every_policy_page(
     expect(violence_row).to_contain_text("Medium and above (BLOCK_MEDIUM_AND_ABOVE)")
     expect(page.locator("tr.threshold-row[data-category=child_safety] select")).to_be_disabled()
     violence_row.locator("select").select_option("high")
+    # The what-if panel answers before saving, for the proposed threshold.
+    whatif = page.locator("#whatif")
+    expect(whatif.get_by_role("heading", name=re.compile("What if Violence were reviewed"))).to_contain_text(
+        "High only")
+    expect(whatif.locator(".whatif-volume")).to_be_visible()
     page.get_by_label("Reason").fill("Fiction platforms: only high violence")
     page.get_by_role("button", name="Save version 2").click()
 
