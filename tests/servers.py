@@ -15,6 +15,8 @@ of its own that is killed on the way out.
 from __future__ import annotations
 
 import glob
+import hashlib
+import hmac
 import os
 import pwd
 import shutil
@@ -23,12 +25,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
@@ -265,10 +269,33 @@ class Process:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def kill(self) -> None:
-        """SIGKILL the whole process group: no handler runs, nothing is cleaned up."""
-        if self.popen.poll() is None:
+        """SIGKILL the process and every process it started: no handler runs, nothing is cleaned up.
+
+        By descendants, not only by process group: RQ's work horse, the child
+        that runs the job, puts itself in a group of its own (os.setpgrp).
+        """
+        for pid in [*descendants(self.popen.pid), self.popen.pid]:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
+        self.popen.wait()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of `pid`, children last-born first, from /proc."""
+    parents: dict[int, list[int]] = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        with suppress(OSError, ValueError, IndexError):
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+            parents.setdefault(int(fields[1]), []).append(int(stat.split("/")[2]))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 @contextmanager
@@ -306,7 +333,7 @@ def gunicorn(*, env: dict[str, str], log: Path, workers: int = 2) -> Iterator[st
         yield base
 
 
-def tests_database_url() -> str:
+def shared_test_database_url() -> str:
     """The test database (pytest-django's test_<name>) as a DATABASE_URL for another process."""
     from urllib.parse import quote
 
@@ -323,3 +350,93 @@ def tests_database_url() -> str:
         netloc = f"{auth}@{netloc}"
     assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     return f"postgres://{netloc}/{quote(db['NAME'], safe='')}"
+
+
+# --- A platform's webhook receiver --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    event_id: str
+    delivery_id: str
+    signature: str
+    body: bytes
+
+
+class WebhookReceiver:
+    """An HTTP server on 127.0.0.1 that records every POST and answers 204.
+
+    `hold(n)` keeps the n-th request (1-based) waiting until `release()`:
+    the sender is then caught in the middle of a delivery.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.lock = threading.Lock()
+        self.held = threading.Event()
+        self.released = threading.Event()
+        self.hold_at: int | None = None
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    receiver.received.append(
+                        Received(
+                            self.headers.get("Docket-Event-Id", ""),
+                            self.headers.get("Docket-Delivery", ""),
+                            self.headers.get("Docket-Signature", ""),
+                            body,
+                        )
+                    )
+                    hold = len(receiver.received) == receiver.hold_at
+                if hold:
+                    receiver.held.set()
+                    receiver.released.wait(START_DEADLINE)
+                with suppress(OSError):  # a sender killed meanwhile has closed the socket
+                    self.send_response(204)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/docket"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def hold(self, n: int) -> None:
+        self.hold_at = n
+
+    def release(self) -> None:
+        self.released.set()
+
+    def event_ids(self) -> list[str]:
+        with self.lock:
+            return [r.event_id for r in self.received]
+
+    def signed_by(self, secret: str) -> bool:
+        """Every request carries a valid Docket-Signature (t=…,v1=HMAC-SHA256(secret, f"{t}.{body}"))."""
+        with self.lock:
+            requests = list(self.received)
+        for r in requests:
+            parts = dict(part.split("=", 1) for part in r.signature.split(","))
+            expected = hmac.new(secret.encode(), f"{parts['t']}.".encode() + r.body, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected, parts["v1"]):
+                return False
+        return True
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    receiver.thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.release()
+        receiver.server.shutdown()
+        receiver.server.server_close()
+        receiver.thread.join(timeout=STOP_DEADLINE)
