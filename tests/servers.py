@@ -440,3 +440,49 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
         receiver.server.shutdown()
         receiver.server.server_close()
         receiver.thread.join(timeout=STOP_DEADLINE)
+
+
+class Supervisor:
+    """What systemd's `Restart=always` does for a worker: start it again whenever it exits.
+
+    RQ's worker quits when Redis goes away at the wrong moment (between two
+    jobs it writes its state to Redis, and that error is not retried), and
+    so does `rqcron`; operations.md says to run both under a supervisor.
+    """
+
+    def __init__(self, label: str, args: list[str], *, env: dict[str, str], log: Path) -> None:
+        self.label, self.args, self.env, self.log = label, args, env, log
+        self.restarts = 0
+        self.stopping = threading.Event()
+        self.current: Process | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _start(self) -> Process:
+        with self.log.open("ab") as out:
+            popen = subprocess.Popen(
+                self.args, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        return Process(self.label, popen, self.log)
+
+    def _run(self) -> None:
+        self.current = self._start()
+        while not self.stopping.wait(0.2):
+            if self.current.popen.poll() is not None:
+                self.restarts += 1
+                self.current = self._start()
+
+    def tail(self) -> str:
+        return self.current.tail() if self.current else ""
+
+
+@contextmanager
+def supervised(label: str, args: list[str], *, env: dict[str, str], log: Path) -> Iterator[Supervisor]:
+    supervisor = Supervisor(label, args, env=env, log=log)
+    supervisor.thread.start()
+    try:
+        yield supervisor
+    finally:
+        supervisor.stopping.set()
+        supervisor.thread.join(timeout=STOP_DEADLINE)
+        if supervisor.current is not None:
+            supervisor.current.kill()
