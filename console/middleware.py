@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from collections.abc import Callable
 
@@ -7,9 +9,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
-from django.http import HttpRequest, HttpResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.views import defaults
+from django.views.decorators.csrf import requires_csrf_token
 
 from console import auth
 
@@ -103,3 +109,59 @@ class TwoFactorEnrolmentMiddleware:
                     response = HttpResponse(status=204, headers={"HX-Redirect": enrol})
                 return response
         return self.get_response(request)
+
+
+# --- The database is down ---------------------------------------------------------------------------
+
+log = logging.getLogger(__name__)
+
+# What Django raises when PostgreSQL cannot be reached, restarts under a request, or drops the
+# connection: a client that tries again a few seconds later is served.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
+
+
+def unavailable_response(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After: JSON for the API, a plain page for people. Touches neither database nor session."""
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse(
+            {"error": f"The database is unavailable for a moment. Try again in {RETRY_AFTER_SECONDS} seconds."},
+            status=503,
+        )
+    else:
+        # Rendered without the request: the context processors read the user, which needs the database.
+        body = render_to_string("console/unavailable.html", {"retry_after": RETRY_AFTER_SECONDS})
+        response = HttpResponse(body, status=503, content_type="text/html; charset=utf-8")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A view that hits a database outage answers 503 with Retry-After instead of a 500.
+
+    Every write is one `transaction.atomic()` service, so a request cut off
+    halfway leaves nothing behind and the client may send it again (flags are
+    idempotent by their `id`). An outage met before the view (the session or
+    the user, read by middleware) reaches `server_error` below instead.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DATABASE_UNAVAILABLE):
+            return None
+        log.error("database unavailable on %s %s: %s", request.method, request.path, exception)
+        return unavailable_response(request)
+
+
+@requires_csrf_token
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: the same 503 for an outage raised outside a view (middleware, session save)."""
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        return unavailable_response(request)
+    return defaults.server_error(request)

@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "console.middleware.TwoFactorEnrolmentMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # A database outage answers 503 + Retry-After, not 500 (console/middleware.py).
+    "console.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"

@@ -8,6 +8,8 @@ from console import calibration_views, policy_views, retention_views, staff_view
 from console.api import api
 
 app_name = "console"
+# A database outage met outside a view (the session, the user) is a 503 too, not a 500.
+handler500 = "console.middleware.server_error"
 
 console_patterns = [
     path("", views.home, name="home"),

@@ -16,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from console.roles import TWO_FACTOR_ROLES, Role, sync_roles
 from console.services import create_staff
 
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.servers"]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PASSWORD = "a-long-test-password-4-staff"

@@ -284,10 +284,28 @@ def record_decision(*, actor: AbstractBaseUser, case: Case, verdict: Verdict, bu
     """Decide a case the actor holds. Violating makes a violation; escalating sends it to the seniors."""
     verdict.check()
     with transaction.atomic():
+        _lock_account_first(case.account_id, verdict)
         locked = _held(actor, case)
         if locked.queue.kind == Queue.Kind.APPEAL:
             raise InvalidDecision("An appeal is decided by upholding or reversing the action, not with a verdict.")
         return _decide(actor, locked, verdict, bulk=bulk)
+
+
+def _lock_account_first(account_id: int, verdict: Verdict) -> None:
+    """Lock the case's account before the case, when the decision will write both.
+
+    Ingestion takes account rows first (it counts each flag on its account),
+    then case rows (it joins the flag to the open case). A violating decision
+    locked the case, then counted the violation on the account: with a batch
+    of flags for the same account arriving meanwhile, each waited for the
+    other and PostgreSQL aborted one of them (tests/review/test_claims_under_load.py).
+    Other outcomes do not touch the account and need no lock.
+    """
+    if verdict.outcome != Outcome.VIOLATING:
+        return
+    from accounts.models import Account
+
+    list(Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True))
 
 
 def _decide(actor: AbstractBaseUser, case: Case, verdict: Verdict, *, bulk: bool) -> Decision:
@@ -397,6 +415,9 @@ def apply_bulk_decision(*, actor: AbstractBaseUser, case_ids: list[int], verdict
     result = BulkResult(decided=[], skipped={})
     for case_id in sorted(set(case_ids)):
         with transaction.atomic():
+            account_id = Case.objects.filter(pk=case_id).values_list("account_id", flat=True).first()
+            if account_id is not None:  # a case's account never changes: read it before locking in order
+                _lock_account_first(account_id, verdict)
             case = _locked(Case.objects.filter(pk=case_id)).first()
             if case is None:
                 result.skipped[case_id] = "no such case"

@@ -220,39 +220,17 @@ def _queue(
             return policy.calibration_route  # type: ignore[return-value]
         return policy.route(top.lead, source=top.flag.source, language=top.flag.language)
 
+    # The open cases are locked for the rest of the transaction: a decision closing one of them now
+    # would leave these flags on a case nobody reviews again. Whatever closed before the lock is
+    # not returned, and its flags open a new case.
     existing = _open_cases(groups)
-    new_cases = []
     promoted = []
     for key_, members in sorted(groups.items()):
-        top, priority = best(members)
-        if key_ in existing:
-            if existing[key_][2] and top.lead is not None:
-                promoted.append((existing[key_][0], top, priority, route_of(top)))
-            continue
-        route = route_of(top)
-        signal = top.key_signal
-        new_cases.append(
-            Case(
-                queue_id=route.queue_id,
-                integration=integration,
-                account_id=key_[0],
-                content_hash=key_[1],
-                priority=priority,
-                category_id=signal.category,  # type: ignore[union-attr]
-                level=signal.level,  # type: ignore[union-attr]
-                routing=_why(signal, route, calibration_rate=None if top.lead else policy.calibration_rate),  # type: ignore[arg-type]
-                calibration=top.lead is None,
-                profile_version_id=policy.profile_version_id,
-                routing_version_id=policy.routing_version_id,
-                flag_count=0,
-                created_at=now,
-                updated_at=now,
-            )  # type: ignore[arg-type]
-        )
-    # A concurrent batch may open the same case first; the partial unique
-    # constraint then keeps ours out and the re-read below finds theirs.
-    Case.objects.bulk_create(new_cases, ignore_conflicts=True)
-    for case_id, top, priority, route in promoted:  # rare: the same content sampled, then flagged for real
+        if key_ in existing and existing[key_][2]:
+            top, priority = best(members)
+            if top.lead is not None:
+                promoted.append((key_, existing[key_][0], top, priority, route_of(top)))
+    for _key, case_id, top, priority, route in promoted:  # rare: the same content sampled, then flagged for real
         Case.objects.filter(pk=case_id, calibration=True).update(
             queue_id=route.queue_id,
             calibration=False,
@@ -261,8 +239,41 @@ def _queue(
             routing=_why(top.lead, route, calibration_rate=None),  # type: ignore[arg-type]
             priority=priority,
         )
-    if new_cases or promoted:
-        existing = _open_cases(groups)
+    if promoted:
+        existing.update(_open_cases({key_: groups[key_] for key_, *_ in promoted}))
+    for _ in range(3):
+        missing = sorted(k for k in groups if k not in existing)
+        if not missing:
+            break
+        new_cases = []
+        for key_ in missing:
+            top, priority = best(groups[key_])
+            route = route_of(top)
+            signal = top.key_signal
+            new_cases.append(
+                Case(
+                    queue_id=route.queue_id,
+                    integration=integration,
+                    account_id=key_[0],
+                    content_hash=key_[1],
+                    priority=priority,
+                    category_id=signal.category,  # type: ignore[union-attr]
+                    level=signal.level,  # type: ignore[union-attr]
+                    routing=_why(signal, route, calibration_rate=None if top.lead else policy.calibration_rate),  # type: ignore[arg-type]
+                    calibration=top.lead is None,
+                    profile_version_id=policy.profile_version_id,
+                    routing_version_id=policy.routing_version_id,
+                    flag_count=0,
+                    created_at=now,
+                    updated_at=now,
+                )  # type: ignore[arg-type]
+            )
+        # A concurrent batch may open the same case first; the partial unique
+        # constraint then keeps ours out and the re-read below finds theirs.
+        Case.objects.bulk_create(new_cases, ignore_conflicts=True)
+        existing.update(_open_cases({k: groups[k] for k in missing}))
+    if any(k not in existing for k in groups):  # each attempt lost to a decision closing the case it found
+        raise RuntimeError("no open case could be found or made for every account/content pair of the batch")
     joins: list[tuple[int, int, int]] = []
     links: list[tuple[int, int]] = []
     for key_, members in groups.items():
@@ -282,6 +293,8 @@ def _open_cases(groups: dict[tuple[int, str], Any]) -> dict[tuple[int, str], tup
     found = (
         Case.objects.exclude(status=CaseStatus.CLOSED)
         .filter(account_id__in=account_ids, content_hash__in=hashes)
+        .select_for_update(of=("self",))
+        .order_by("pk")
         .values_list("account_id", "content_hash", "pk", "queue__slug", "calibration")
     )
     return {(a, h): (pk, slug, sample) for a, h, pk, slug, sample in found if (a, h) in groups}

@@ -6,6 +6,7 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
+from console import audit
 from console.audit import record, verify_chain
 from console.models import AuditEntry, AuditHead, AuditVerb
 
@@ -66,3 +67,56 @@ def test_postgresql_refuses_to_change_or_delete_audit_rows(statement: str) -> No
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement)
     assert AuditEntry.objects.get(seq=1).reason == "r1"
+
+
+@pytest.mark.django_db
+def test_an_entry_appended_while_verify_audit_runs_is_not_taken_for_a_break(monkeypatch) -> None:
+    _write(4)
+    walk = audit._rows
+
+    def walk_then_append(**kwargs):  # type: ignore[no-untyped-def]
+        yield from walk(**kwargs)
+        _write(1)  # a reviewer claims a case just as the walk ends, before the head is compared
+
+    monkeypatch.setattr(audit, "_rows", walk_then_append)
+
+    assert verify_chain() == (4, None)
+    assert AuditEntry.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_an_entry_written_past_the_head_is_named() -> None:
+    [last] = _write(1)
+    forged = AuditEntry(
+        seq=2,
+        created_at=last.created_at,
+        actor_type="system",
+        actor_label="system",
+        verb=AuditVerb.QUEUE_CHANGED,
+        target_type="review.queue",
+        target_id="9",
+        prev_hash=last.hash,
+    )
+    forged.hash = forged.compute_hash()
+    forged.save()
+
+    checked, broken = verify_chain()
+
+    assert checked == 1
+    assert broken is not None and broken.seq == 2
+    assert "past the chain's head (#1)" in broken.problem
+
+
+@pytest.mark.django_db
+def test_a_head_that_does_not_match_the_last_entry_is_named() -> None:
+    _write(2)
+    AuditHead.objects.filter(pk=1).update(hash="f" * 64)
+
+    assert verify_chain()[1] == audit.ChainBreak(2, "the chain's head does not match this last entry")
+
+
+@pytest.mark.django_db
+def test_verify_audit_walks_past_a_page_boundary() -> None:
+    _write(5)
+
+    assert verify_chain(chunk_size=2) == (5, None)
