@@ -44,6 +44,7 @@ key = create_api_key(actor=None, integration=integration, name="load", scopes=li
 rita = create_staff(actor=None, username="rita", password="a-long-test-password-4-staff", role=Role.REVIEWER)
 client = Client()
 client.force_login(rita)
+print("SETUP", key.secret, client.cookies["sessionid"].value)
 """
 
 
