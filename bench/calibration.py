@@ -8,14 +8,15 @@ on two integrations (the Default profile), 400-character prompts and
 responses, three signals per flag (categories and levels spread evenly,
 sources mixed), a case for one flag in ten, decided (40 % violating, handling
 times of 5 to 600 s) for nine in ten of those, and one in a hundred of those
-cases marked as calibration samples. Then it times, each --repeat times
-(median and slowest printed):
+cases marked as calibration samples. Then it times (median and slowest of
+--repeat runs where it says so):
 
-1. calibration_rows over the last 30 days, every integration;
-2. the same for one profile;
-3. what_if for one category over the last 30 days;
-4. one apply_retention run with a 30-day retention (its cap of 50,000 flags),
-   and prints the plan of one batch's UPDATE.
+1. calibration_rows over the last 30 days before any day is rolled up (once);
+2. roll_up_calibration_days over the 60 days;
+3. calibration_rows over the last 30 days, every integration, then one profile;
+4. what_if for one category over the last 30 days;
+5. one apply_retention run with a 30-day retention (its cap of 50,000 flags),
+   after the plan of one batch's selection.
 """
 
 from __future__ import annotations
@@ -41,29 +42,28 @@ INSERT INTO accounts_account (integration_id, user_hash, first_seen, last_seen, 
 SELECT 1 + g %% 2, md5('user' || g) || md5('u' || g), now() - interval '60 days', now(), 0, 0, 'active'
 FROM generate_series(1, 2000) g;
 
+-- One case for every tenth flag (ids 1, 2, ... in a fresh database), nine in ten of them closed.
+INSERT INTO review_case (queue_id, integration_id, account_id, content_hash, status, priority, category_id, level,
+                         routing, flag_count, calibration, created_at, updated_at, closed_at)
+SELECT %(queue)s, 1 + (g * 10) %% 2, 1 + (g * 10) %% 2000, md5('c' || g * 10) || md5('h' || g * 10),
+       CASE WHEN g %% 10 < 9 THEN 'closed' ELSE 'open' END, 100, 'violence', 2, '{}'::jsonb, 1, g %% 100 = 0,
+       now() - ((g * 10 * 5) %% 5184000) * interval '1 second',
+       now() - ((g * 10 * 5) %% 5184000) * interval '1 second' + interval '1 hour',
+       CASE WHEN g %% 10 < 9 THEN now() - ((g * 10 * 5) %% 5184000) * interval '1 second' + interval '1 hour' END
+FROM generate_series(1, %(flags)s / 10) g ORDER BY g;
+
 INSERT INTO review_flag (integration_id, external_id, account_id, source, prompt, response, content_hash, result,
                          metadata, language, occurred_at, received_at, max_level, needs_review, case_id)
-SELECT a.integration_id, 'req-' || g, a.id, (%(sources)s::text[])[1 + g %% 7],
+SELECT 1 + g %% 2, 'req-' || g, 1 + g %% 2000, (%(sources)s::text[])[1 + g %% 7],
        repeat('p', 400), repeat('r', 400), md5('c' || g) || md5('h' || g), NULL, '{}'::jsonb, '',
-       now() - (g %% 5184000) * interval '1 second', now() - (g %% 5184000) * interval '1 second', 0, false, NULL
-FROM generate_series(1, %(flags)s) g
-JOIN accounts_account a ON a.id = 1 + g %% 2000;
+       now() - ((g * 5) %% 5184000) * interval '1 second', now() - ((g * 5) %% 5184000) * interval '1 second',
+       0, g %% 10 = 0, CASE WHEN g %% 10 = 0 THEN g / 10 END
+FROM generate_series(1, %(flags)s) g;
 
 INSERT INTO review_signal (flag_id, source_label, category_id, score, level, severity, threshold, met_threshold)
 SELECT f.id, 'label', (%(categories)s::text[])[1 + (f.id * 7 + k * 5) %% 12], 0.5,
        (f.id / 3 + k) %% 4, NULL, 'medium', false
 FROM review_flag f CROSS JOIN generate_series(0, 2) k;
-
-INSERT INTO review_case (queue_id, integration_id, account_id, content_hash, status, priority, category_id, level,
-                         routing, flag_count, calibration, created_at, updated_at, closed_at)
-SELECT %(queue)s, f.integration_id, f.account_id, f.content_hash,
-       CASE WHEN f.id %% 100 < 90 THEN 'closed' ELSE 'open' END, 100, 'violence', 2, '{}'::jsonb, 1,
-       f.id %% 1000 = 0, f.received_at, f.received_at,
-       CASE WHEN f.id %% 100 < 90 THEN f.received_at + interval '1 hour' END
-FROM review_flag f WHERE f.id %% 10 = 0;
-
-UPDATE review_flag f SET case_id = c.id, needs_review = true
-FROM review_case c WHERE c.account_id = f.account_id AND c.content_hash = f.content_hash;
 
 INSERT INTO review_decision (case_id, reviewer_id, outcome, category_id, severity, note, claimed_at, decided_at,
                              handling_seconds, bulk)
@@ -112,6 +112,7 @@ def main() -> int:
     from console.services import create_staff
     from review.calibration import Period, calibration_rows, what_if
     from review.models import Flag, Integration, PolicyProfile, Queue
+    from review.services.calibration import roll_up_calibration_days
     from review.services.retention import apply_retention as run_retention
     from review.services.retention import removable, set_retention_days
     from tests.factories import make_integration
@@ -131,6 +132,11 @@ def main() -> int:
 
     month = Period.last_days(30)
     default = PolicyProfile.objects.get(name="Default")
+    _time("calibration_rows, 30 days, everything, nothing rolled up yet", 1,
+          lambda: f"{len(calibration_rows(month))} rows")
+    start = time.perf_counter()
+    days = roll_up_calibration_days(max_days=400)
+    print(f"roll_up_calibration_days: {len(days)} days in {time.perf_counter() - start:.1f} s", flush=True)
     _time("calibration_rows, 30 days, everything", args.repeat,
           lambda: f"{len(calibration_rows(month))} rows")
     _time("calibration_rows, 30 days, one profile", args.repeat,

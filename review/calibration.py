@@ -20,17 +20,21 @@ The numbers, per source x category x level over a period:
 - handling time is the reviewer's time on the decision that closed the
   case (a correction has none), its median per row.
 
-Everything is one SQL statement of aggregates. The median is PostgreSQL's
-percentile_cont; on SQLite, which has none, the same statement ranks the
-handling times with window functions.
+Everything is SQL aggregates. Flags that arrived on a finished UTC day are
+counted once, by a periodic roll-up (CalibrationDay), so a page over 30
+days reads 30 days of sums plus today's flags, not every flag and signal;
+the reviewed flags are found from the decisions and the sample's cases. The
+median is PostgreSQL's percentile_cont; on SQLite, which has none, the same
+statement ranks the handling times with window functions.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 
@@ -38,7 +42,15 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from review.models import CHILD_SAFETY, Level, Outcome, PolicyProfile, ProfileThreshold, Threshold
+from review.models import (
+    CHILD_SAFETY,
+    CalibrationRollup,
+    Level,
+    Outcome,
+    PolicyProfile,
+    ProfileThreshold,
+    Threshold,
+)
 from review.policy import CHILD_SAFETY_THRESHOLD, JudgedSignal
 
 Z_95 = 1.96
@@ -154,29 +166,51 @@ class Period:
         return max((self.until - self.since).total_seconds() / 86400, 1 / 24)
 
 
-_SQL = """
-WITH fc AS (
-    SELECT f.id AS flag_id, f.source AS source, s.category_id AS category, MAX(s.level) AS level,
-           f.case_id AS case_id
+# A flag's level in each category: the highest of its signals there. The
+# same expression feeds the daily roll-up, the rest of the period and the
+# reviewed flags, so the three always agree.
+_PER_FLAG = """
+    SELECT f.id AS flag_id, f.integration_id AS integration_id, f.source AS source, s.category_id AS category,
+           MAX(s.level) AS level, f.case_id AS case_id
     FROM review_flag f
     JOIN review_signal s ON s.flag_id = f.id
-    WHERE f.received_at >= %(since)s AND f.received_at < %(until)s {where}
-    GROUP BY f.id, f.source, s.category_id, f.case_id
-), judged AS (
+    WHERE {where}
+    GROUP BY f.id, f.integration_id, f.source, s.category_id, f.case_id
+"""
+
+_ARRIVED_RAW = "SELECT source, category, level, COUNT(*) FROM ({per_flag}) fc GROUP BY source, category, level"
+
+_ARRIVED_ROLLED = """
+    SELECT source, category_id, level, SUM(flags) FROM review_calibrationday r
+    WHERE r.day IN ({days}){where}
+    GROUP BY source, category_id, level
+"""
+
+# Flags with a case that matters here: a standing decision (decided after
+# the flag arrived, so at or after the period's start) or a calibration
+# sample (touched when its last flag joined). Driven from the decisions and
+# the sample's cases, it reads the flags reviewers saw, not every flag.
+_REVIEWED = """
+WITH cases AS (
+    SELECT d.case_id FROM review_decision d
+    WHERE d.decided_at >= %(since)s AND d.outcome <> %(escalated)s
+        AND NOT EXISTS (SELECT 1 FROM review_decision x WHERE x.supersedes_id = d.id)
+    UNION
+    SELECT c.id FROM review_case c WHERE c.calibration AND c.updated_at >= %(since)s
+), fc AS ({per_flag}), judged AS (
     SELECT fc.source, fc.category, fc.level, c.calibration AS sample, d.outcome AS outcome,
            d.category_id AS decided, d0.handling_seconds AS seconds
     FROM fc
-    LEFT JOIN review_case c ON c.id = fc.case_id
+    JOIN review_case c ON c.id = fc.case_id
     LEFT JOIN review_decision d ON d.case_id = fc.case_id AND d.outcome <> %(escalated)s
         AND NOT EXISTS (SELECT 1 FROM review_decision x WHERE x.supersedes_id = d.id)
     LEFT JOIN review_decision d0 ON d0.case_id = fc.case_id AND d0.outcome <> %(escalated)s
         AND d0.supersedes_id IS NULL
 ){ranked}
-SELECT g.source, g.category, g.level, g.arrived, g.reviewed, g.violating, g.sampled, g.sample_reviewed,
-       g.sample_violating, {median}
+SELECT g.source, g.category, g.level, g.reviewed, g.violating, g.sampled, g.sample_reviewed, g.sample_violating,
+       {median}
 FROM (
     SELECT source, category, level,
-           COUNT(*) AS arrived,
            COUNT(outcome) AS reviewed,
            SUM(CASE WHEN outcome = %(violating)s AND decided = category THEN 1 ELSE 0 END) AS violating,
            SUM(CASE WHEN sample THEN 1 ELSE 0 END) AS sampled,
@@ -186,7 +220,6 @@ FROM (
     FROM judged
     GROUP BY source, category, level
 ) g{join}
-ORDER BY g.category, g.source, g.level
 """
 
 # SQLite has no percentile function: rank each row's handling times and
@@ -201,9 +234,58 @@ _SQLITE_RANKED = """, ranked AS (
     FROM ranked WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2)
     GROUP BY source, category, level
 )"""
-_SQLITE_JOIN = (
-    " LEFT JOIN medians m ON m.source = g.source AND m.category = g.category AND m.level = g.level"
-)
+_SQLITE_JOIN = " LEFT JOIN medians m ON m.source = g.source AND m.category = g.category AND m.level = g.level"
+
+
+@dataclass(frozen=True)
+class _Filters:
+    integration_id: int | None
+    profile_id: int | None
+    category: str | None
+
+    def sql(self, *, flag: str, category: str, params: dict[str, Any]) -> str:
+        where = []
+        if self.integration_id is not None:
+            where.append(f"{flag}.integration_id = %(integration)s")
+            params["integration"] = self.integration_id
+        if self.profile_id is not None:
+            where.append(f"{flag}.integration_id IN (SELECT id FROM review_integration WHERE profile_id = %(profile)s)")
+            params["profile"] = self.profile_id
+        if self.category is not None:
+            where.append(f"{category} = %(category)s")
+            params["category"] = self.category
+        return "".join(f" AND {w}" for w in where)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _split(period: Period) -> tuple[list[date], list[tuple[datetime, datetime]]]:
+    """The whole UTC days of `period` already rolled up, and the stretches to read from the flags."""
+    first = period.since.astimezone(UTC).date()
+    if _day_start(first) < period.since:
+        first += timedelta(days=1)
+    last = period.until.astimezone(UTC).date() - timedelta(days=1)  # the last day that ends by `until`
+    rolled = set(
+        CalibrationRollup.objects.filter(day__gte=first, day__lte=last).values_list("day", flat=True)
+    ) if first <= last else set()
+    days = sorted(rolled)
+    stretches: list[tuple[datetime, datetime]] = []
+    cursor = period.since
+    for day in days:
+        if _day_start(day) > cursor:
+            stretches.append((cursor, _day_start(day)))
+        cursor = _day_start(day + timedelta(days=1))
+    if cursor < period.until:
+        stretches.append((cursor, period.until))
+    return days, stretches
+
+
+def _fetch(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def calibration_rows(
@@ -213,26 +295,44 @@ def calibration_rows(
     profile_id: int | None = None,
     category: str | None = None,
 ) -> list[CalibrationRow]:
-    """Per source x category x level: flags arrived in `period`, reviewed, violating, the sample. One query."""
-    where = []
-    params: dict[str, Any] = {
+    """Per source x category x level: flags arrived in `period`, reviewed, violating, the sample.
+
+    At most four queries, whatever the period or the number of rows: the
+    rolled-up days in the period, their sums, the flags of the rest of the
+    period (today, and any day not rolled up yet), and the reviewed flags.
+    """
+    filters = _Filters(integration_id, profile_id, category)
+    days, stretches = _split(period)
+    arrived: dict[tuple[str, str, int], int] = defaultdict(int)
+    if days:
+        params: dict[str, Any] = {f"d{n}": day for n, day in enumerate(days)}
+        sql = _ARRIVED_ROLLED.format(
+            days=", ".join(f"%(d{n})s" for n in range(len(days))),
+            where=filters.sql(flag="r", category="r.category_id", params=params),
+        )
+        for source, cat, level, count in _fetch(sql, params):
+            arrived[(source, cat, int(level))] += int(count)
+    if stretches:
+        params = {}
+        ranges = []
+        for n, (start, end) in enumerate(stretches):
+            ranges.append(f"(f.received_at >= %(s{n})s AND f.received_at < %(e{n})s)")
+            params[f"s{n}"], params[f"e{n}"] = start, end
+        where = "(" + " OR ".join(ranges) + ")" + filters.sql(flag="f", category="s.category_id", params=params)
+        for source, cat, level, count in _fetch(_ARRIVED_RAW.format(per_flag=_PER_FLAG.format(where=where)), params):
+            arrived[(source, cat, int(level))] += int(count)
+
+    params = {
         "since": period.since,
         "until": period.until,
         "escalated": Outcome.ESCALATED.value,
         "violating": Outcome.VIOLATING.value,
     }
-    if integration_id is not None:
-        where.append("f.integration_id = %(integration)s")
-        params["integration"] = integration_id
-    if profile_id is not None:
-        where.append("f.integration_id IN (SELECT id FROM review_integration WHERE profile_id = %(profile)s)")
-        params["profile"] = profile_id
-    if category is not None:
-        where.append("s.category_id = %(category)s")
-        params["category"] = category
+    where = "f.case_id IN (SELECT case_id FROM cases) AND f.received_at >= %(since)s AND f.received_at < %(until)s"
+    where += filters.sql(flag="f", category="s.category_id", params=params)
     postgres = connection.vendor == "postgresql"
-    sql = _SQL.format(
-        where="".join(f" AND {w}" for w in where),
+    sql = _REVIEWED.format(
+        per_flag=_PER_FLAG.format(where=where),
         ranked="" if postgres else _SQLITE_RANKED,
         median="g.median_seconds" if postgres else "m.median_seconds",
         pg_median=",\n           percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS median_seconds"
@@ -240,24 +340,39 @@ def calibration_rows(
         else "",
         join="" if postgres else _SQLITE_JOIN,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [
+    reviewed = {
+        (source, cat, int(level)): rest
+        for source, cat, level, *rest in _fetch(sql, params)
+    }
+    rows = []
+    for key in sorted(set(arrived) | set(reviewed), key=lambda k: (k[1], k[0], k[2])):
+        counts = reviewed.get(key, [0, 0, 0, 0, 0, None])
+        n_reviewed, violating, sampled_, sample_reviewed, sample_violating, median = counts
+        rows.append(
             CalibrationRow(
-                source=source,
-                category=cat,
-                level=int(level),
-                arrived=int(arrived),
-                reviewed=int(reviewed),
+                source=key[0],
+                category=key[1],
+                level=key[2],
+                arrived=arrived.get(key, 0),
+                reviewed=int(n_reviewed or 0),
                 violating=int(violating or 0),
                 sampled=int(sampled_ or 0),
                 sample_reviewed=int(sample_reviewed or 0),
                 sample_violating=int(sample_violating or 0),
                 median_seconds=float(median) if median is not None else None,
             )
-            for source, cat, level, arrived, reviewed, violating, sampled_, sample_reviewed, sample_violating, median
-            in cursor.fetchall()
-        ]
+        )
+    return rows
+
+
+def roll_up_sql() -> str:
+    """The INSERT that writes one day's CalibrationDay rows (used by the roll-up service)."""
+    per_flag = _PER_FLAG.format(where="f.received_at >= %(start)s AND f.received_at < %(end)s")
+    return (
+        "INSERT INTO review_calibrationday (day, integration_id, source, category_id, level, flags) "
+        f"SELECT %(day)s, integration_id, source, category, level, COUNT(*) FROM ({per_flag}) fc "
+        "GROUP BY integration_id, source, category, level"
+    )
 
 
 # --- the what-if ------------------------------------------------------------------------------

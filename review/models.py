@@ -395,6 +395,8 @@ class Case(models.Model):
             models.Index(fields=["lease_expires_at"], condition=Q(status="claimed"), name="case_lease"),
             models.Index(fields=["status", "queue"], name="case_status_queue"),
             models.Index(fields=["account", "-created_at"], name="case_account"),
+            # The calibration numbers find the sample's cases touched in their period.
+            models.Index(fields=["updated_at"], condition=Q(calibration=True), name="case_calibration"),
         ]
 
     def __str__(self) -> str:
@@ -538,3 +540,41 @@ class CaseSkip(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reviewer} skipped case {self.case_id}"
+
+
+class CalibrationDay(models.Model):
+    """Flags that arrived on one UTC day, per integration, source, category and level.
+
+    A flag counts once per category, at its highest level there. Written by
+    `roll_up_calibration_days` once the day is over (a flag's `received_at`
+    is the server's clock, so a finished day gets no more flags): the
+    calibration numbers add these up instead of reading every flag and
+    signal of the period again.
+    """
+
+    day = models.DateField()
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=20)
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+    level = models.PositiveSmallIntegerField(choices=Level.choices)
+    flags = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "integration", "source", "category", "level"], name="calibration_day_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.source} {self.category_id} {self.level}: {self.flags}"
+
+
+class CalibrationRollup(models.Model):
+    """A day whose CalibrationDay rows are complete (written in the same transaction)."""
+
+    day = models.DateField(primary_key=True)
+    rolled_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.day} rolled up"

@@ -281,3 +281,34 @@ def test_postgres_computes_the_same_numbers_with_percentile_cont(calibration_dat
     rows = calibration_rows(Period(NOW - timedelta(days=30), NOW), profile_id=calibration_data["default"].pk)
     assert _table(rows) == EXPECTED
     assert round(what_if(calibration_data["default"], "violence", "low", days=30, now=NOW).caught.low, 3) == 3.432
+
+
+@pytest.mark.django_db
+def test_the_daily_roll_up_gives_the_same_numbers(calibration_data) -> None:
+    from review.models import CalibrationDay, CalibrationRollup
+    from review.services.calibration import roll_up_calibration_days
+
+    rolled = roll_up_calibration_days(now=NOW, max_days=40)  # yesterday back to O1's day
+
+    assert rolled == [(NOW - timedelta(days=n)).date() for n in range(1, 41)]
+    again = roll_up_calibration_days(now=NOW, max_days=3)  # safe to run twice: the next days, none again
+    assert again == [(NOW - timedelta(days=n)).date() for n in range(41, 44)]
+    # The roll-up holds V1-V6, M1-M4, L1-L6, N1-N3, H1 (with M3's hate) and B1, B2 on their day, O1 on its own.
+    recent = {
+        (category, level): flags
+        for category, level, flags in CalibrationDay.objects.filter(
+            day=RECENT.date(), integration=calibration_data["acme"], source="generic"
+        ).values_list("category_id", "level", "flags")
+    }
+    assert recent == {("violence", 3): 5, ("violence", 2): 4, ("violence", 1): 6, ("violence", 0): 3, ("hate", 1): 2}
+    assert CalibrationRollup.objects.count() == 43
+    assert CalibrationDay.objects.filter(day=(NOW - timedelta(days=40)).date()).values_list("flags", "level").get() == (
+        1, 3
+    )  # O1
+    # A 30-day period now reads 28 whole days from the roll-up and the two partial days at its ends from the flags.
+    rows = calibration_rows(Period(NOW - timedelta(days=30), NOW), profile_id=calibration_data["default"].pk)
+    assert _table(rows) == EXPECTED
+    low = what_if(calibration_data["default"], "violence", "low", days=30, now=NOW)
+    assert (round(low.caught.value, 3), round(low.caught.low, 3), round(low.review_per_day, 3)) == (9.333, 3.432, 0.533)
+    quarter = calibration_rows(Period(NOW - timedelta(days=90), NOW), integration_id=calibration_data["acme"].pk)
+    assert _table(quarter)[("generic", "violence", "high")] == (6, 6, 5, 0, 0, 0, 35.0)

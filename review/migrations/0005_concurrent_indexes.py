@@ -1,4 +1,5 @@
-"""The index retention reads: flags whose text is still there, per integration, oldest first.
+"""The indexes retention and calibration read: flags whose text is still there, per integration,
+oldest first; the calibration sample's cases by the time they were last touched.
 
 Built CONCURRENTLY on PostgreSQL so that ingestion keeps writing flags while
 it builds on a large table (hence a migration of its own, outside a
@@ -40,5 +41,9 @@ class Migration(migrations.Migration):
                 fields=["integration", "received_at"],
                 name="flag_text_kept",
             ),
+        ),
+        AddIndexConcurrentlyOnPostgres(
+            model_name="case",
+            index=models.Index(condition=models.Q(("calibration", True)), fields=["updated_at"], name="case_calibration"),
         ),
     ]
