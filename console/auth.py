@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AbstractBaseUser
@@ -70,6 +71,11 @@ def role_needs_second_factor(user: Any) -> bool:
     if annotated is not None:
         return bool(annotated)
     return user.groups.filter(name__in=[role.value for role in TWO_FACTOR_ROLES]).exists()
+
+
+def second_factor_required(user: Any) -> bool:
+    """Must this person enrol before anything else (their role needs it and DOCKET_REQUIRE_2FA is on)?"""
+    return bool(settings.DOCKET_REQUIRE_2FA) and role_needs_second_factor(user)
 
 
 @receiver(user_logged_in, dispatch_uid="docket-stamp-session")

@@ -99,7 +99,7 @@ class TwoFactorEnrolmentMiddleware:
             and not request.path.startswith(OPEN_PREFIXES)
             and request.user.is_authenticated
             and not auth.has_totp(request.user)
-            and auth.role_needs_second_factor(request.user)
+            and auth.second_factor_required(request.user)
         ):
             enrol = reverse("console:two_factor")
             if request.path not in {enrol, reverse("console:logout")}:

@@ -222,6 +222,8 @@ def enable_totp(*, actor: AbstractBaseUser, secret: str, code: str) -> list[str]
 
     The code confirming the app is spent: it cannot sign in as well.
     """
+    # The person's row is locked so that two tabs confirming at once enrol one app, not fail on the second.
+    User.objects.select_for_update().filter(pk=actor.pk).first()
     if TotpDevice.objects.filter(user=actor).exists():
         raise WrongCode("Two-factor sign-in is on already.")
     step = twofactor.matching_step(secret, twofactor.normalise(code), timestamp=time.time())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, logout
 from django.http import HttpRequest, HttpResponse
@@ -32,7 +33,7 @@ def staff_list(request: HttpRequest) -> HttpResponse:
 
 
 def _needs_second_factor(user: Any) -> bool:
-    return any(role in TWO_FACTOR_ROLES for role in roles_of(user))
+    return settings.DOCKET_REQUIRE_2FA and any(role in TWO_FACTOR_ROLES for role in roles_of(user))
 
 
 def _member_page(
@@ -52,7 +53,7 @@ def _member_page(
         "unlock_form": forms.get("unlock_form") or ReasonForm(auto_id="unlock_%s"),
         "lockout": throttle.current_lockout(username=member.get_username()),
         "entries": entries[:RECENT_ENTRIES],
-        "two_factor_roles": sorted(role.label for role in TWO_FACTOR_ROLES),
+        "two_factor_roles": sorted(role.label for role in TWO_FACTOR_ROLES) if settings.DOCKET_REQUIRE_2FA else [],
     }
     return render(request, "console/staff_member.html", context, status=status)
 

@@ -64,7 +64,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         "secret": twofactor.grouped(secret),
         "uri": uri,
         "qr": twofactor.qr_data_uri(uri),
-        "required": auth.role_needs_second_factor(request.user),
+        "required": auth.second_factor_required(request.user),
     }
     return render(request, "console/two_factor_enrol.html", context, status=400 if form.errors else 200)
 
@@ -134,7 +134,7 @@ def disable_two_factor(request: HttpRequest) -> HttpResponse:
         form.add_error("code", str(wrong))
         return _manage_page(request, disable_form=form)
     services.disable_totp(actor=request.user)
-    if auth.role_needs_second_factor(request.user):
+    if auth.second_factor_required(request.user):
         messages.warning(request, "Two-factor sign-in is off. Your role needs it: set up an app again to go on.")
     else:
         messages.success(request, "Two-factor sign-in is off.")

@@ -68,10 +68,11 @@ def count_failure(request: HttpRequest, *, username: str, step: str) -> throttle
     return next((lock for lock in lockouts if lock.scope == "account"), lockouts[0] if lockouts else None)
 
 
-def locked_out(request: HttpRequest, lockout: throttle.Lockout) -> HttpResponse:
+def locked_out(request: HttpRequest, lockout: throttle.Lockout, *, username: str | None = None) -> HttpResponse:
     """The sign-in page saying when to try again (429: a client may retry after that)."""
     request.session.pop(auth.PENDING_KEY, None)
-    form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")})
+    username = request.POST.get("username", "") if username is None else username
+    form = AuthenticationForm(request, initial={"username": username})
     response = render(request, "registration/login.html", {"form": form, "lockout": lockout.message()}, status=429)
     response["Retry-After"] = str(max(1, round(lockout.until - time.time())))
     return response
@@ -102,7 +103,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
     username = user.get_username()
     lockout = throttle.current_lockout(username=username, address=client_address(request))
     if lockout is not None:
-        return locked_out(request, lockout)
+        return locked_out(request, lockout, username=username)
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -110,7 +111,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
         except services.WrongCode as wrong:
             lockout = count_failure(request, username=username, step="code")
             if lockout is not None:
-                return locked_out(request, lockout)
+                return locked_out(request, lockout, username=username)
             form.add_error("code", str(wrong))
         else:
             del request.session[auth.PENDING_KEY]
@@ -195,7 +196,7 @@ def staff_settings(request: HttpRequest) -> HttpResponse:
         "form": form,
         "device": device,
         "codes_left": RecoveryCode.objects.unused().filter(user=request.user).count() if device else 0,
-        "two_factor_required": auth.role_needs_second_factor(request.user),
+        "two_factor_required": auth.second_factor_required(request.user),
         "idle_minutes": settings.DOCKET_SESSION_IDLE_MINUTES,
     }
     return render(request, "console/settings.html", context)
