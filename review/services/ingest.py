@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import OperationalError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -15,11 +15,6 @@ from review.bulk import insert_ignoring_conflicts, insert_rows, join_cases, set_
 from review.intake import FlagInput, Invalid, read_flag
 from review.models import Case, CaseStatus, Flag, Integration, Signal
 from review.policy import JudgedSignal, Policy, lead_signal, policy_for
-
-
-class CaseClosedMeanwhile(OperationalError):
-    """A race lost to a reviewer, like a serialization failure: the batch rolls back and the
-    client is told to send it again (503 with Retry-After, see console.middleware)."""
 
 
 @dataclass
@@ -190,39 +185,39 @@ def _queue(
         top = max(members, key=lambda p: policy.priority(p.lead, recent_violations=0))  # type: ignore[arg-type]
         return top, policy.priority(top.lead, recent_violations=violations.get(accounts[top.flag.user_hash], 0))  # type: ignore[arg-type]
 
-    # The open cases are locked until this batch commits: a decision closing one of them meanwhile
-    # would leave these flags on a case nobody reviews again. One closed before the lock is not
-    # found, and its flags open a new case.
+    # The open cases are locked for the rest of the transaction: a decision closing one of them now
+    # would leave these flags on a case nobody reviews again. Whatever closed before the lock is
+    # not returned, and its flags open a new case.
     existing = _open_cases(groups)
-    new_cases = []
-    for key_, members in sorted(groups.items()):
-        if key_ in existing:
-            continue
-        top, priority = best(members)
-        route = policy.route(top.lead, source=top.flag.source, language=top.flag.language)  # type: ignore[arg-type]
-        new_cases.append(
-            Case(
-                queue_id=route.queue_id,
-                integration=integration,
-                account_id=key_[0],
-                content_hash=key_[1],
-                priority=priority,
-                category_id=top.lead.category,
-                level=top.lead.level,  # type: ignore[union-attr]
-                routing=_why(top.lead, route),
-                flag_count=0,
-                created_at=now,
-                updated_at=now,
-            )  # type: ignore[arg-type]
-        )
-    # A concurrent batch may open the same case first; the partial unique
-    # constraint then keeps ours out and the re-read below finds theirs.
-    Case.objects.bulk_create(new_cases, ignore_conflicts=True)
-    if new_cases:
-        existing.update(_open_cases(groups))
-    if any(key_ not in existing for key_ in groups):
-        # Ours lost to a concurrent batch's case, which a reviewer closed before we could read it.
-        raise CaseClosedMeanwhile("a case this batch was joining closed meanwhile; nothing was stored")
+    for _ in range(3):
+        missing = sorted(k for k in groups if k not in existing)
+        if not missing:
+            break
+        new_cases = []
+        for key_ in missing:
+            top, priority = best(groups[key_])
+            route = policy.route(top.lead, source=top.flag.source, language=top.flag.language)  # type: ignore[arg-type]
+            new_cases.append(
+                Case(
+                    queue_id=route.queue_id,
+                    integration=integration,
+                    account_id=key_[0],
+                    content_hash=key_[1],
+                    priority=priority,
+                    category_id=top.lead.category,
+                    level=top.lead.level,  # type: ignore[union-attr]
+                    routing=_why(top.lead, route),
+                    flag_count=0,
+                    created_at=now,
+                    updated_at=now,
+                )  # type: ignore[arg-type]
+            )
+        # A concurrent batch may open the same case first; the partial unique
+        # constraint then keeps ours out and the re-read below finds theirs.
+        Case.objects.bulk_create(new_cases, ignore_conflicts=True)
+        existing.update(_open_cases({k: groups[k] for k in missing}))
+    if any(k not in existing for k in groups):  # each attempt lost to a decision closing the case it found
+        raise RuntimeError("no open case could be found or made for every account/content pair of the batch")
     joins: list[tuple[int, int, int]] = []
     links: list[tuple[int, int]] = []
     for key_, members in groups.items():
@@ -243,6 +238,7 @@ def _open_cases(groups: dict[tuple[int, str], Any]) -> dict[tuple[int, str], tup
         Case.objects.exclude(status=CaseStatus.CLOSED)
         .filter(account_id__in=account_ids, content_hash__in=hashes)
         .select_for_update(of=("self",))
+        .order_by("pk")
         .values_list("account_id", "content_hash", "pk", "queue__slug")
     )
     return {(a, h): (pk, slug) for a, h, pk, slug in found if (a, h) in groups}
