@@ -103,3 +103,4 @@ def test_a_batch_cut_off_by_the_outage_leaves_nothing_behind(api: Any) -> None:
     assert [r["status"] for r in again.json()["results"]] == ["created", "created"]
     assert Flag.objects.count() == 2
     assert not Flag.objects.filter(signals__isnull=True).exists()
+
