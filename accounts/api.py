@@ -51,6 +51,7 @@ class UsageOut(Schema):
 def post_usage(request: HttpRequest, body: UsageBatchIn) -> Any:
     key = require_scope(request, Scope.USAGE_WRITE)
     count = record_usage(
+        actor=key,
         integration=key.integration,
         rows=[UsageRow(user=row.user, day=row.day, requests=row.requests) for row in body.usage],
     )

@@ -62,6 +62,9 @@ class AuditVerb(models.TextChoices):
     ACCOUNT_NOTE_ADDED = "account.note_added", "Note added to an account"
     WEBHOOK_ENDPOINT_CREATED = "webhook.endpoint_created", "Webhook endpoint created"
     WEBHOOK_REDELIVERED = "webhook.redelivered", "Webhook delivery sent again"
+    # API abuse limits and audit coverage (h-apisec)
+    API_KEY_RATE_CHANGED = "api_key.rate_changed", "API key rate limit changed"
+    USAGE_RECORDED = "usage.recorded", "Usage reported"
 
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):

@@ -153,6 +153,8 @@ PAGES: list[Page] = [
     Page("review:key_new", Cap.MANAGE_INTEGRATIONS, kwargs=lambda: {"pk": make_integration().pk}, method="post",
          ok=400),
     Page("review:key_revoke", Cap.MANAGE_INTEGRATIONS, kwargs=_key, method="post", ok=302),
+    # An empty limit means "the default": saved, then back to the integration.
+    Page("review:key_rate", Cap.MANAGE_INTEGRATIONS, kwargs=_key, method="post", ok=302),
 ]
 
 NOT_CONSOLE = ("api", "djdt")
