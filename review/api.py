@@ -69,7 +69,7 @@ def post_flags(request: HttpRequest) -> Any:
     return Status(status, {"results": [o.as_dict() for o in outcomes], **counts})
 
 
-@router.get("/flags/{flag_id}", response=FlagOut, summary="A flag as Docket holds it, by your own request id")
+@router.get("/flags/{path:flag_id}", response=FlagOut, summary="A flag as Docket holds it, by your own request id")
 def get_flag(request: HttpRequest, flag_id: str) -> Any:
     key = require_scope(request, Scope.FLAGS_READ)
     flag = get_object_or_404(
