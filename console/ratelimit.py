@@ -1,11 +1,12 @@
 """Fixed-window request counters in the shared cache: per API key, and per address for failed sign-ins to the API.
 
-One counter per bucket and minute. With Redis the counter is created with its
-expiry and incremented in one pipelined round trip (`SET … NX EX` then
-`INCR`), so a request that is under its limit costs one cache call and no
-database query. A fixed window lets a caller send up to twice its limit
-across a minute boundary; that is the price of one round trip, and the limit
-is there to stop floods, not to meter.
+One counter per bucket and minute. With Redis one small Lua script increments
+the counter, gives it its expiry when it is new, and (for the status endpoint)
+reads the cached answer too: one command, one round trip, and the counter and
+its expiry can never be separated. So a request that is under its limit costs
+one cache call and no database query. A fixed window lets a caller send up to
+twice its limit across a minute boundary; that is the price of one round
+trip, and the limit is there to stop floods, not to meter.
 
 If the cache is down the counters are skipped (the request goes on): an
 outage of Redis must not take the API down with it.
@@ -39,6 +40,17 @@ class Exceeded:
     message: str = ""
 
 
+# KEYS[1] the counter, KEYS[2] (optional) a key to read along; ARGV[1] the counter's lifetime.
+# A missing KEYS[2] reads as false, which reaches Python as None.
+_COUNT_AND_READ = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if KEYS[2] then return {n, redis.call('GET', KEYS[2])} end
+return {n, false}
+"""
+_scripts: dict[int, Any] = {}
+
+
 def _redis():  # type: ignore[no-untyped-def]
     backend = caches["default"]
     return backend._cache.get_client(write=True) if isinstance(backend, DocketRedisCache) else None
@@ -49,13 +61,12 @@ def _count(key: str, read: str | None) -> tuple[int, Any]:
     stored under `read` if one is named: both in one round trip. Raises if the cache is down."""
     client = _redis()
     if client is not None:
-        pipe = client.pipeline(transaction=False)
-        pipe.set(key, 0, ex=WINDOW_SECONDS + 5, nx=True)
-        pipe.incr(key)
-        if read is not None:
-            pipe.get(read)
-        results = pipe.execute()
-        return int(results[1]), results[2] if read is not None else None
+        script = _scripts.get(id(client))
+        if script is None:  # EVALSHA, loading the script again if the server lost it (a restart)
+            script = _scripts[id(client)] = client.register_script(_COUNT_AND_READ)
+        keys = [key] if read is None else [key, read]
+        count, value = script(keys=keys, args=[WINDOW_SECONDS + 5])
+        return int(count), value
     cache.add(key, 0, WINDOW_SECONDS + 5)
     try:
         count = int(cache.incr(key))

@@ -41,6 +41,7 @@ class Hostile:
     hidden: bool = False  # the console must show markers and the warning badge
     mixed_script: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    hidden_in_metadata: bool = False
 
     @property
     def is_huge(self) -> bool:
@@ -87,6 +88,7 @@ CORPUS: list[Hostile] = [
         "nested-metadata",
         "See the metadata.",
         metadata=nested(MAX_DEPTH, "<script>window.__pwned='nested-metadata'</script>\u202e"),
+        hidden_in_metadata=True,
     ),
 ]
 

@@ -291,26 +291,38 @@ def redis_cache(settings: Any) -> Iterator[Any]:
     yield ratelimit._redis()
 
 
+def count_redis_calls(client: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every command the client sends from now on, by name (a pipeline counts as one call)."""
+    calls: list[str] = []
+    pipeline_class = type(client.pipeline())
+    original_pipeline, original_command = pipeline_class.execute, type(client).execute_command
+
+    def pipeline(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append("pipeline")
+        return original_pipeline(self, *args, **kwargs)
+
+    def command(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(str(args[0]))
+        return original_command(self, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline_class, "execute", pipeline)
+    monkeypatch.setattr(type(client), "execute_command", command)
+    return calls
+
+
 @pytest.mark.redis
 def test_on_redis_a_request_costs_one_round_trip_and_the_counter_expires(
     redis_cache: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    trips: list[str] = []
-    pipeline_class = type(redis_cache.pipeline())
-    original = pipeline_class.execute
-
-    def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
-        trips.append("pipeline")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(pipeline_class, "execute", execute)
+    ratelimit.hit("key:warm", 1)  # the script is loaded once per client
+    calls = count_redis_calls(redis_cache, monkeypatch)
     now = 1_800_000_030.0  # 30 s into a minute
 
     results = [ratelimit.hit("key:abc", 2, now=now) for _ in range(3)]
 
     assert results[:2] == [None, None]
     assert results[2] == ratelimit.Exceeded(limit=2, retry_after=30)
-    assert trips == ["pipeline"] * 3
+    assert calls == ["EVALSHA"] * 3
     key = f"{ratelimit.PREFIX}key:abc:{int(now // 60)}"
     assert redis_cache.get(key) == b"3"
     assert 0 < redis_cache.ttl(key) <= 65
@@ -324,26 +336,13 @@ def test_on_redis_a_warm_status_read_is_still_one_round_trip_with_the_limit_coun
     key = make_key(integration, scopes=[Scope.STATUS_READ])
     user = f"u-{uuid4().hex}"  # a status answer of this test's own on the shared Redis
     assert call(client, "GET", f"/api/v1/accounts/{user}/status", key.secret).status_code == 200  # fills the cache
-    trips: list[str] = []
-    pipeline_class = type(redis_cache.pipeline())
-    original_pipeline, original_command = pipeline_class.execute, type(redis_cache).execute_command
-
-    def pipeline(self: Any, *args: Any, **kwargs: Any) -> Any:
-        trips.append("pipeline")
-        return original_pipeline(self, *args, **kwargs)
-
-    def command(self: Any, *args: Any, **kwargs: Any) -> Any:
-        trips.append(str(args[0]))
-        return original_command(self, *args, **kwargs)
-
-    monkeypatch.setattr(pipeline_class, "execute", pipeline)
-    monkeypatch.setattr(type(redis_cache), "execute_command", command)
+    calls = count_redis_calls(redis_cache, monkeypatch)
 
     with django_assert_num_queries(0):
         response = call(client, "GET", f"/api/v1/accounts/{user}/status", key.secret)
 
     assert response.status_code == 200 and response.json()["state"] == "active"
-    assert trips == ["pipeline"]
+    assert calls == ["EVALSHA"]
     assert ratelimit.peek(ratelimit.key_bucket(key.key.key_hash)) == 2
 
 

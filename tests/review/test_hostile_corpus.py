@@ -88,7 +88,7 @@ def test_the_case_page_shows_each_hostile_text_as_escaped_text(
     if "<" in entry.text:
         assert "&lt;" in shown[0]
     has_badge = "Hidden characters</span>" in page
-    assert has_badge == (entry.hidden or entry.name == "nested-metadata"), entry.name
+    assert has_badge == (entry.hidden or entry.hidden_in_metadata), entry.name
     if entry.hidden and not entry.mixed_script:
         assert "\u27e6U+" in shown[0]  # ⟦U+…⟧ markers stand in for the hidden characters
     if entry.mixed_script:
