@@ -12,9 +12,10 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
+from pydantic import Field
 
 from console import ratelimit
 from review.apikeys import authenticate
@@ -52,6 +53,41 @@ def require_scope(request: HttpRequest, scope: Scope) -> ApiKey:
     return key
 
 
+class FieldErrorOut(Schema):
+    field: str = Field(description="Where: a field name, or a dotted path into the body.")
+    message: str
+
+
+class ErrorOut(Schema):
+    """Every error answer: a sentence, and for a body that does not match the schema, each problem."""
+
+    error: str = Field(description="What went wrong, as a sentence.")
+    errors: list[FieldErrorOut] | None = None
+
+
+# What any authenticated operation may answer besides its own results: a request that cannot be read
+# (400), a missing or wrong key (401), a key without the scope (403), a body over the size limit (413),
+# too many requests (429). Routes list their own further errors (404, 409, 415, 422) with `errors()`.
+COMMON_ERRORS = (400, 401, 403, 413, 429)
+
+
+def errors(*codes: int) -> dict[int, type[ErrorOut]]:
+    """`response=` entries for these error codes and the common ones, all answered with ErrorOut."""
+    return dict.fromkeys(sorted({*COMMON_ERRORS, *codes}), ErrorOut)
+
+
+_ERROR_HEADERS = {
+    "401": {"WWW-Authenticate": {"description": "Always `Bearer`.", "schema": {"type": "string"}}},
+    "429": {
+        "Retry-After": {
+            "description": "Seconds until the next minute's window opens.",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
+
+
 class DocketAPI(NinjaAPI):
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
         schema = super().get_openapi_schema(*args, **kwargs)
@@ -63,6 +99,11 @@ class DocketAPI(NinjaAPI):
             definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(definition.pop("$defs", {}))
             components[model.__name__] = definition
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                for code, headers in _ERROR_HEADERS.items():
+                    if code in operation.get("responses", {}):
+                        operation["responses"][code].setdefault("headers", {}).update(headers)
         return schema
 
 
