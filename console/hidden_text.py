@@ -153,7 +153,7 @@ def _mixed_words(text: str, limit: int | None = None) -> list[tuple[int, int, st
 
 
 def _emoji_joiner(text: str, at: int) -> bool:
-    """A ZWJ between two pictographs (👩‍💻) joins an emoji: shown as the emoji, not as a marker."""
+    """A ZWJ between two pictographs (woman + ZWJ + laptop) joins an emoji: shown as the emoji, not as a marker."""
     if text[at] != _ZWJ or at == 0 or at + 1 >= len(text):
         return False
     before, after = text[at - 1], text[at + 1]
