@@ -12,7 +12,7 @@ from pydantic import Field, field_validator
 
 from accounts.services import IllegalTransition, UsageRow, receive_appeal, record_usage
 from accounts.status import status_view
-from console.api import error, require_scope
+from console.api import error, errors, require_scope
 from review.intake import MAX_USER_CHARS, hash_user_id
 from review.models import Scope
 
@@ -22,13 +22,22 @@ router = Router(tags=["accounts"])
 class UsageIn(Schema):
     user: str = Field(min_length=1, max_length=MAX_USER_CHARS, description="Your user id (Docket keeps its hash).")
     day: date = Field(description="UTC day, YYYY-MM-DD.")
-    requests: int = Field(ge=0, le=10**12, description="API requests this user made that day.")
+    # Strict: JSON's true is not a count of 1.
+    requests: int = Field(ge=0, le=10**12, strict=True, description="API requests this user made that day.")
 
     @field_validator("user")
     @classmethod
     def _storable(cls, value: str) -> str:
         if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
             raise ValueError("must be valid Unicode without NUL characters")
+        return value
+
+    @field_validator("day", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        # Pydantic would read a number as seconds since 1970: a day is sent as text, YYYY-MM-DD.
+        if not isinstance(value, str | date):
+            raise ValueError("must be a date written YYYY-MM-DD")
         return value
 
     @field_validator("day")
@@ -47,10 +56,15 @@ class UsageOut(Schema):
     recorded: int
 
 
-@router.post("/usage", response=UsageOut, summary="Report request counts per user and day (idempotent)")
+@router.post(
+    "/usage",
+    response={200: UsageOut, **errors(422)},
+    summary="Report request counts per user and day (idempotent)",
+)
 def post_usage(request: HttpRequest, body: UsageBatchIn) -> Any:
     key = require_scope(request, Scope.USAGE_WRITE)
     count = record_usage(
+        actor=key,
         integration=key.integration,
         rows=[UsageRow(user=row.user, day=row.day, requests=row.requests) for row in body.usage],
     )
@@ -73,7 +87,7 @@ class StatusOut(Schema):
 
 @router.get(
     "/accounts/{user}/status",
-    response=StatusOut,
+    response={200: StatusOut, **errors()},
     summary="An account's enforcement state, for the gateway's hot path",
     description="Answered from a cache kept current on every change; an unknown user is `active`.",
 )
@@ -84,7 +98,7 @@ def account_status(request: HttpRequest, user: str) -> HttpResponse:
 
 class AppealIn(Schema):
     user: str = Field(min_length=1, max_length=MAX_USER_CHARS, description="Your user id.")
-    action: int = Field(description="The id of the action, as in the status answer or the webhook.")
+    action: int = Field(strict=True, description="The id of the action, as in the status answer or the webhook.")
     text: str = Field(min_length=1, max_length=10_000, description="The user's words.")
 
     @field_validator("user", "text")
@@ -98,7 +112,11 @@ class AppealOut(Schema):
     state: str
 
 
-@router.post("/appeals", response={201: AppealOut}, summary="Forward a user's appeal of an action in force")
+@router.post(
+    "/appeals",
+    response={201: AppealOut, **errors(404, 409, 422)},
+    summary="Forward a user's appeal of an action in force",
+)
 def post_appeal(request: HttpRequest, body: AppealIn) -> Any:
     from accounts.models import Account
 

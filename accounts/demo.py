@@ -193,7 +193,7 @@ def _report_usage(rng: random.Random) -> int:
             rows += [
                 UsageRow(user=user, day=today - timedelta(days=d), requests=rng.randint(low, high)) for d in range(30)
             ]
-        record_usage(integration=integration, rows=rows)
+        record_usage(actor=DEMO_ACTOR, integration=integration, rows=rows)
         reported += 50
     return reported
 

@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from accounts.models import Account, Action, ActionKind, ActionState, EnforcementState, StatusDirty
+from console import ratelimit
 from console.cache import DocketRedisCache
 from review.apikeys import authenticate
 from review.intake import MAX_USER_CHARS, hash_user_id
@@ -87,12 +88,17 @@ def load_status(integration_id: int, user_hash: str) -> bytes:
         cached, key = None, ""
     if cached is not None:
         return cached
+    return status_from_database(integration_id, user_hash, fill_cache=bool(key))
+
+
+def status_from_database(integration_id: int, user_hash: str, *, fill_cache: bool) -> bytes:
+    """The status JSON read from the database after a cache miss; cached for the next read if `fill_cache`."""
     account = Account.objects.filter(integration_id=integration_id, user_hash=user_hash).first()
     actions = list(account.actions.in_force().order_by("applied_at")) if account else []
     body = render_status(account, actions)
-    if key:
+    if fill_cache:
         with contextlib.suppress(Exception):  # served from the database this time
-            _set(key, body)
+            _set(cache_key(integration_id, user_hash), body)
     return body
 
 
@@ -128,6 +134,12 @@ def _json_error(status: int, message: str) -> HttpResponse:
     return HttpResponse(json.dumps({"error": message}), status=status, content_type="application/json")
 
 
+def _too_many(exceeded: ratelimit.Exceeded) -> HttpResponse:
+    response = _json_error(429, exceeded.message)
+    response["Retry-After"] = str(exceeded.retry_after)
+    return response
+
+
 def status_view(request: HttpRequest, user: str) -> HttpResponse:
     """The gateway's hot path as a plain Django view: key check, one cache read, pre-rendered JSON.
 
@@ -141,11 +153,25 @@ def status_view(request: HttpRequest, user: str) -> HttpResponse:
     scheme, _, token = header.partition(" ")
     key = authenticate(token.strip()) if scheme.lower() == "bearer" else None
     if key is None:
+        if over := ratelimit.note_auth_failure(request):
+            return _too_many(over)
         response = _json_error(401, "A valid API key is required: send 'Authorization: Bearer <key>'.")
         response["WWW-Authenticate"] = "Bearer"
         return response
+    refusal = None
     if Scope.STATUS_READ.value not in key.scopes:
-        return _json_error(403, f"This API key lacks the scope {Scope.STATUS_READ.value!r}.")
-    if not user or len(user) > MAX_USER_CHARS:
-        return _json_error(400, f"user must be 1 to {MAX_USER_CHARS} characters.")
-    return HttpResponse(load_status(key.integration_id, hash_user_id(user)), content_type="application/json")
+        refusal = _json_error(403, f"This API key lacks the scope {Scope.STATUS_READ.value!r}.")
+    elif not user or len(user) > MAX_USER_CHARS:
+        refusal = _json_error(400, f"user must be 1 to {MAX_USER_CHARS} characters.")
+    if refusal is not None:
+        over = ratelimit.check_key(key.key_hash, key.rate_per_minute)
+        return _too_many(over) if over else refusal
+    # The rate counter and the cached answer in one round trip to the cache.
+    user_hash = hash_user_id(user)
+    counted = ratelimit.check_key_and_read(key.key_hash, key.rate_per_minute, cache_key(key.integration_id, user_hash))
+    if counted.exceeded:
+        return _too_many(counted.exceeded)
+    body = counted.value
+    if body is None:
+        body = status_from_database(key.integration_id, user_hash, fill_cache=counted.cache_up)
+    return HttpResponse(body, content_type="application/json")

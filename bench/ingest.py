@@ -320,7 +320,7 @@ from review.services import create_api_key, create_integration
 integration = Integration.objects.filter(name="bench").first() or create_integration(
     actor=None, name="bench", profile=PolicyProfile.objects.get(name="Default"))
 print(integration.pk, create_api_key(actor=None, integration=integration, name="bench",
-                                     scopes=[Scope.FLAGS_WRITE, Scope.FLAGS_READ]).secret)
+                                     scopes=[Scope.FLAGS_WRITE, Scope.FLAGS_READ], rate_per_minute=10**9).secret)
 """
 
 

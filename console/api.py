@@ -6,22 +6,40 @@ names the scope it needs. Errors are JSON objects with an `error` sentence.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
+from pydantic import Field
 
+from console import ratelimit
 from review.apikeys import authenticate
 from review.models import ApiKey, Scope
+
+log = logging.getLogger(__name__)
+
+UNAUTHORISED = "A valid API key is required: send 'Authorization: Bearer <key>'."
+
+
+class RateLimited(Exception):
+    def __init__(self, exceeded: ratelimit.Exceeded) -> None:
+        super().__init__(exceeded.message)
+        self.exceeded = exceeded
 
 
 class KeyAuth(HttpBearer):
     openapi_description = "An integration's API key: `Authorization: Bearer dk_…`"
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
-        return authenticate(token)
+        key = authenticate(token)
+        if key is not None and (over := ratelimit.check_key(key.key_hash, key.rate_per_minute)):
+            raise RateLimited(over)
+        return key
 
 
 class ScopeError(HttpError):
@@ -35,6 +53,41 @@ def require_scope(request: HttpRequest, scope: Scope) -> ApiKey:
     return key
 
 
+class FieldErrorOut(Schema):
+    field: str = Field(description="Where: a field name, or a dotted path into the body.")
+    message: str
+
+
+class ErrorOut(Schema):
+    """Every error answer: a sentence, and for a body that does not match the schema, each problem."""
+
+    error: str = Field(description="What went wrong, as a sentence.")
+    errors: list[FieldErrorOut] | None = None
+
+
+# What any authenticated operation may answer besides its own results: a request that cannot be read
+# (400), a missing or wrong key (401), a key without the scope (403), a body over the size limit (413),
+# too many requests (429). Routes list their own further errors (404, 409, 415, 422) with `errors()`.
+COMMON_ERRORS = (400, 401, 403, 413, 429)
+
+
+def errors(*codes: int) -> dict[int, type[ErrorOut]]:
+    """`response=` entries for these error codes and the common ones, all answered with ErrorOut."""
+    return dict.fromkeys(sorted({*COMMON_ERRORS, *codes}), ErrorOut)
+
+
+_ERROR_HEADERS = {
+    "401": {"WWW-Authenticate": {"description": "Always `Bearer`.", "schema": {"type": "string"}}},
+    "429": {
+        "Retry-After": {
+            "description": "Seconds until the next minute's window opens.",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
+
+
 class DocketAPI(NinjaAPI):
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
         schema = super().get_openapi_schema(*args, **kwargs)
@@ -46,6 +99,11 @@ class DocketAPI(NinjaAPI):
             definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(definition.pop("$defs", {}))
             components[model.__name__] = definition
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                for code, headers in _ERROR_HEADERS.items():
+                    if code in operation.get("responses", {}):
+                        operation["responses"][code].setdefault("headers", {}).update(headers)
         return schema
 
 
@@ -65,11 +123,24 @@ def error(request: HttpRequest, status: int, message: str, **extra: Any) -> Http
     return api.create_response(request, {"error": message, **extra}, status=status)
 
 
+def too_many(request: HttpRequest, exceeded: ratelimit.Exceeded) -> HttpResponse:
+    response = error(request, 429, exceeded.message)
+    response["Retry-After"] = str(exceeded.retry_after)
+    return response
+
+
 @api.exception_handler(AuthenticationError)
 def _unauthorised(request: HttpRequest, exc: Exception) -> HttpResponse:
-    response = error(request, 401, "A valid API key is required: send 'Authorization: Bearer <key>'.")
+    if over := ratelimit.note_auth_failure(request):
+        return too_many(request, over)
+    response = error(request, 401, UNAUTHORISED)
     response["WWW-Authenticate"] = "Bearer"
     return response
+
+
+@api.exception_handler(RateLimited)
+def _rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+    return too_many(request, exc.exceeded)
 
 
 @api.exception_handler(Http404)
@@ -82,6 +153,19 @@ def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return error(request, exc.status_code, str(exc))
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error(request, 413, f"The body is too large; the limit is {settings.DOCKET_MAX_BODY_BYTES} bytes.")
+
+
+@api.exception_handler(Exception)
+def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # Ninja's default re-raises into Django's HTML 500 page; a machine gets JSON. The traceback goes to
+    # the log (through the redacting filter), never to the caller.
+    log.error("Unhandled error answering %s %s", request.method, request.path, exc_info=exc)
+    return error(request, 500, "Docket could not answer this request; the error has been logged. Try again later.")
 
 
 @api.exception_handler(ValidationError)

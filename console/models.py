@@ -81,6 +81,9 @@ class AuditVerb(models.TextChoices):
     PROFILE_CALIBRATION_CHANGED = "profile.calibration_changed", "Calibration sample rate changed"
     RETENTION_CHANGED = "integration.retention_changed", "Text retention changed"
     RETENTION_APPLIED = "retention.applied", "Text removed by retention"
+    # API abuse limits and audit coverage (h-apisec)
+    API_KEY_RATE_CHANGED = "api_key.rate_changed", "API key rate limit changed"
+    USAGE_RECORDED = "usage.recorded", "Usage reported"
 
 
 class DocumentVersion(models.Model):

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "console.middleware.RequestBoundsMiddleware",  # body size, CORS preflight: before anything reads the body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -244,10 +245,20 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every handler gets the filter: API keys and Authorization values are rewritten before formatting.
+    "filters": {"redact_secrets": {"()": "console.redact.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
 # --- API -------------------------------------------------------------------------------
 DOCKET_MAX_BODY_BYTES = env_int("DOCKET_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = DOCKET_MAX_BODY_BYTES
+
+# --- API abuse limits (console/ratelimit.py) ---------------------------------------------
+# Requests a minute per API key unless the key has its own limit (set on the integration's page).
+DOCKET_API_RATE_PER_MINUTE = env_int("DOCKET_API_RATE_PER_MINUTE", 60_000, minimum=1)
+# Requests a minute with a missing or wrong key from one address before it is answered 429.
+DOCKET_API_AUTH_FAILURES_PER_MINUTE = env_int("DOCKET_API_AUTH_FAILURES_PER_MINUTE", 60, minimum=1)
+# Behind a proxy the caller's address is the last one the proxy appended to X-Forwarded-For.
+DOCKET_TRUST_X_FORWARDED_FOR = env_bool("DOCKET_BEHIND_PROXY", False)

@@ -77,3 +77,8 @@ urlpatterns = [
     path("", include("review.urls")),
     path("", include("accounts.urls")),
 ]
+
+# Under /api/ these answer JSON, elsewhere Django's own pages.
+handler400 = "console.errors.bad_request"
+handler404 = "console.errors.not_found"
+handler500 = "console.errors.server_error"

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Router, Status
 
-from console.api import error, require_scope
+from console.api import error, errors, require_scope
 from review.models import Decision, Flag, Level, Outcome, Scope, Signal
 from review.openapi import FLAG_REQUEST_BODY, FlagOut, IngestOut
 from review.services import ingest_flags
@@ -36,7 +36,7 @@ def _read_body(request: HttpRequest) -> tuple[Any, HttpResponse | None]:
 
 @router.post(
     "/flags",
-    response={200: IngestOut, 201: IngestOut, 422: IngestOut},
+    response={**errors(415), 200: IngestOut, 201: IngestOut, 422: IngestOut},
     exclude_none=True,
     summary="Send one flag, or a batch of up to 1,000",
     openapi_extra={"requestBody": FLAG_REQUEST_BODY},
@@ -69,7 +69,11 @@ def post_flags(request: HttpRequest) -> Any:
     return Status(status, {"results": [o.as_dict() for o in outcomes], **counts})
 
 
-@router.get("/flags/{flag_id}", response=FlagOut, summary="A flag as Docket holds it, by your own request id")
+@router.get(
+    "/flags/{path:flag_id}",
+    response={200: FlagOut, **errors(404)},
+    summary="A flag as Docket holds it, by your own request id",
+)
 def get_flag(request: HttpRequest, flag_id: str) -> Any:
     key = require_scope(request, Scope.FLAGS_READ)
     flag = get_object_or_404(

@@ -45,6 +45,7 @@ def _fields(key: ApiKey) -> dict[str, Any]:
         "prefix": key.prefix,
         "key_hash": key.key_hash,
         "scopes": key.scopes,
+        "rate_per_minute": key.rate_per_minute,
         "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
     }
 
@@ -53,7 +54,7 @@ def _from_fields(data: dict[str, Any]) -> ApiKey:
     last = data["last_used_at"]
     return ApiKey(
         id=data["id"], integration_id=data["integration_id"], name=data["name"], prefix=data["prefix"],
-        key_hash=data["key_hash"], scopes=data["scopes"],
+        key_hash=data["key_hash"], scopes=data["scopes"], rate_per_minute=data.get("rate_per_minute"),
         last_used_at=datetime.fromisoformat(last) if last else None,
     )
 

@@ -9,6 +9,7 @@ from review.models import Category, Integration, Outcome, PolicyProfile, Scope, 
 from review.services import Verdict
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+MAX_RATE_PER_MINUTE = 10_000_000
 
 
 def clean_webhook_url(value: str) -> str:
@@ -61,8 +62,23 @@ class ApiKeyForm(forms.Form):
         help_text="Give a key only the scopes its caller needs.",
     )
 
+    rate_per_minute = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_RATE_PER_MINUTE,
+        label="Requests per minute",
+        help_text="Above this the key is answered 429 until the next minute. Empty: the default.",
+    )
+
     def clean_scopes(self) -> list[Scope]:
         return [Scope(value) for value in self.cleaned_data["scopes"]]
+
+
+class KeyRateForm(forms.Form):
+    rate_per_minute = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_RATE_PER_MINUTE, label="Requests per minute"
+    )
+    reason = forms.CharField(max_length=500, required=False)
 
 
 class RevokeKeyForm(forms.Form):

@@ -259,6 +259,11 @@ class ApiKey(models.Model):
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    rate_per_minute = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Requests per minute this key may make; empty: the default (DOCKET_API_RATE_PER_MINUTE).",
+    )
 
     objects = ApiKeyQuerySet.as_manager()
 

@@ -40,7 +40,7 @@ class FieldErrorOut(Schema):
 
 class FlagResultOut(Schema):
     index: int
-    id: str | None
+    id: str | None = Field(None, description="Your request id, when the flag had a readable one.")
     status: Literal["created", "duplicate", "rejected"]
     flag: int | None = Field(None, description="The flag's id in the console.")
     queued: bool | None = None

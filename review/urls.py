@@ -24,4 +24,5 @@ urlpatterns = [
     path("integrations/<int:pk>/edit/", views.integration_edit, name="integration_edit"),
     path("integrations/<int:pk>/keys/", views.key_new, name="key_new"),
     path("integrations/<int:pk>/keys/<int:key_pk>/revoke/", views.key_revoke, name="key_revoke"),
+    path("integrations/<int:pk>/keys/<int:key_pk>/rate/", views.key_rate, name="key_rate"),
 ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
@@ -9,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from console.access import require
 from console.roles import Cap
 from review import services
-from review.forms import ApiKeyForm, IntegrationEditForm, IntegrationForm, RevokeKeyForm
+from review.forms import ApiKeyForm, IntegrationEditForm, IntegrationForm, KeyRateForm, RevokeKeyForm
 from review.models import ApiKey, Integration
 
 
@@ -51,7 +52,13 @@ def integration(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "review/integration.html",
-        {"integration": obj, "keys": keys, "key_form": ApiKeyForm(), "edit_form": edit},
+        {
+            "integration": obj,
+            "keys": keys,
+            "key_form": ApiKeyForm(),
+            "edit_form": edit,
+            "default_rate": settings.DOCKET_API_RATE_PER_MINUTE,
+        },
     )
 
 
@@ -65,7 +72,8 @@ def integration_edit(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request,
             "review/integration.html",
-            {"integration": obj, "keys": keys, "key_form": ApiKeyForm(), "edit_form": form},
+            {"integration": obj, "keys": keys, "key_form": ApiKeyForm(), "edit_form": form,
+             "default_rate": settings.DOCKET_API_RATE_PER_MINUTE},
             status=400,
         )
     services.update_integration(actor=request.user, integration=obj, **form.cleaned_data)
@@ -86,7 +94,8 @@ def key_new(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request,
             "review/integration.html",
-            {"integration": obj, "keys": keys, "key_form": form, "edit_form": edit},
+            {"integration": obj, "keys": keys, "key_form": form, "edit_form": edit,
+             "default_rate": settings.DOCKET_API_RATE_PER_MINUTE},
             status=400,
         )
     new = services.create_api_key(actor=request.user, integration=obj, **form.cleaned_data)
@@ -107,4 +116,25 @@ def key_revoke(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
             messages.success(request, f"Key {key.prefix}… revoked: it no longer works.")
         except ValueError as exc:
             messages.error(request, str(exc))
+    return redirect("review:integration", pk=pk)
+
+
+@require(Cap.MANAGE_INTEGRATIONS)
+@require_POST
+def key_rate(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
+    key = get_object_or_404(ApiKey, pk=key_pk, integration_id=pk)
+    form = KeyRateForm(request.POST)
+    if not form.is_valid():
+        problems = "; ".join(f"{e}" for errors in form.errors.values() for e in errors)
+        messages.error(request, f"Rate limit of {key.name} not changed: {problems}")
+        return redirect("review:integration", pk=pk)
+    try:
+        services.set_api_key_rate(
+            actor=request.user, key=key, rate_per_minute=form.cleaned_data["rate_per_minute"],
+            reason=form.cleaned_data["reason"],
+        )
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Key {key.prefix}… rate limit saved.")
     return redirect("review:integration", pk=pk)

@@ -80,6 +80,17 @@ def clock() -> Iterator[Any]:
         yield frozen
 
 
+@pytest.fixture(autouse=True)
+def _own_rate_limit_counters(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The counters live in the shared cache (Redis in CI) for a minute: without a prefix of
+    # its own, one test's failed sign-ins from 127.0.0.1 would count against the next test.
+    from uuid import uuid4
+
+    from console import ratelimit
+
+    monkeypatch.setattr(ratelimit, "PREFIX", f"docket:rate:test-{uuid4().hex[:12]}:")
+
+
 def seed_reference_data() -> None:
     """What the migrations seed (roles, taxonomy, default profile, queues).
 

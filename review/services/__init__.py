@@ -18,7 +18,14 @@ from review.services.cases import (
     take_back_case,
 )
 from review.services.ingest import FlagOutcome, ingest_flags
-from review.services.integrations import NewKey, create_api_key, create_integration, revoke_api_key, update_integration
+from review.services.integrations import (
+    NewKey,
+    create_api_key,
+    create_integration,
+    revoke_api_key,
+    set_api_key_rate,
+    update_integration,
+)
 
 __all__ = [
     "BulkResult",
@@ -38,6 +45,7 @@ __all__ = [
     "release_case",
     "renew_lease",
     "revoke_api_key",
+    "set_api_key_rate",
     "skip_case",
     "take_back_case",
     "update_integration",

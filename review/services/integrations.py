@@ -61,7 +61,10 @@ class NewKey:
 
 
 @transaction.atomic
-def create_api_key(*, actor: Any, integration: Integration, name: str, scopes: list[Scope]) -> NewKey:
+def create_api_key(
+    *, actor: Any, integration: Integration, name: str, scopes: list[Scope], rate_per_minute: int | None = None
+) -> NewKey:
+    """A new key; `rate_per_minute` None means the default limit (DOCKET_API_RATE_PER_MINUTE)."""
     secret = ApiKey.generate()
     key = ApiKey.objects.create(
         integration=integration,
@@ -69,15 +72,43 @@ def create_api_key(*, actor: Any, integration: Integration, name: str, scopes: l
         prefix=secret[:10],
         key_hash=hash_key(secret),
         scopes=sorted(s.value for s in scopes),
+        rate_per_minute=rate_per_minute,
         created_by=actor if isinstance(actor, AbstractBaseUser) else None,
     )
     record(
         actor=actor,
         verb=AuditVerb.API_KEY_CREATED,
         target=key,
-        after={"integration": integration.name, "name": name, "prefix": key.prefix, "scopes": key.scopes},
+        after={
+            "integration": integration.name,
+            "name": name,
+            "prefix": key.prefix,
+            "scopes": key.scopes,
+            "rate_per_minute": rate_per_minute,
+        },
     )
     return NewKey(key=key, secret=secret)
+
+
+@transaction.atomic
+def set_api_key_rate(*, actor: Any, key: ApiKey, rate_per_minute: int | None, reason: str = "") -> ApiKey:
+    """Change how many requests a minute the key may make (None: the default). Takes effect within seconds."""
+    locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if locked.revoked_at is not None:
+        raise ValueError("This key is revoked; its limit no longer matters.")
+    before = {"rate_per_minute": locked.rate_per_minute}
+    locked.rate_per_minute = rate_per_minute
+    locked.save(update_fields=["rate_per_minute"])
+    forget([locked.key_hash])  # the caches hold the old limit with the key
+    record(
+        actor=actor,
+        verb=AuditVerb.API_KEY_RATE_CHANGED,
+        target=locked,
+        before=before,
+        after={"rate_per_minute": rate_per_minute},
+        reason=reason,
+    )
+    return locked
 
 
 @transaction.atomic

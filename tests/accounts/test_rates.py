@@ -228,6 +228,7 @@ def test_rates_per_thousand_requests_follow_reported_usage_and_violations(integr
 
     today = timezone.now().date()
     record_usage(
+        actor=None,
         integration=integration,
         rows=[
             UsageRow(user="u1", day=today, requests=1500),

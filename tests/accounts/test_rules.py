@@ -118,7 +118,7 @@ def test_a_rate_rule_fires_at_its_rate_per_thousand_requests_once_there_are_enou
     today = timezone.now().date()
 
     def usage(requests: int) -> None:
-        record_usage(integration=integration, rows=[UsageRow(user="u1", day=today, requests=requests)])
+        record_usage(actor=None, integration=integration, rows=[UsageRow(user="u1", day=today, requests=requests)])
 
     assert fired(rule, account) is None  # no usage reported: no rate at all
 
@@ -137,6 +137,7 @@ def test_a_rate_rule_counts_only_requests_inside_its_window(integration, reviewe
     violation = violate(integration, reviewer)
     today = timezone.now().date()
     record_usage(
+        actor=None,
         integration=integration,
         rows=[
             UsageRow(user="u1", day=today - timedelta(days=20), requests=10_000),

@@ -212,6 +212,8 @@ PAGES: list[Page] = [
     Page("console:policy_calibration_rate", Cap.MANAGE_POLICY, kwargs=lambda: {"pk": _default_profile().pk}),
     Page("console:policy_retention", Cap.MANAGE_POLICY),
     Page("console:policy_retention_edit", Cap.MANAGE_POLICY, kwargs=lambda: {"pk": make_integration().pk}),
+    # An empty limit means "the default": saved, then back to the integration.
+    Page("review:key_rate", Cap.MANAGE_INTEGRATIONS, kwargs=_key, method="post", ok=302),
 ]
 
 NOT_CONSOLE = ("api", "djdt")
