@@ -16,6 +16,7 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -35,6 +36,8 @@ READ_ONLY = {
     "accounts.services.rules.snapshot": "a rule's fields as a dict, for audit before/after",
     "accounts.services.webhooks.backoff": "the delay before a delivery's next attempt",
     "accounts.services.webhooks.sign": "the HMAC signature of a webhook body",
+    "review.services.policy.fixed_categories": "the slugs of the categories no profile may adjust",
+    "review.services.retention.removable": "a queryset of the flags apply_retention may blank; changes nothing",
 }
 
 # Writes that are on the record elsewhere, each for the reason given. Adding to this list needs
@@ -54,6 +57,9 @@ RECORDED_ELSEWHERE = {
     # Each attempt is its own WebhookAttempt row (time, status, error, duration): the delivery's log.
     "accounts.services.webhooks.deliver": "each attempt is a WebhookAttempt row",
     "accounts.services.webhooks.deliver_due": "each attempt is a WebhookAttempt row",
+    # Daily sums derived from the flags (themselves evidence, see ingest_flags), rebuilt by a periodic job that
+    # decides nothing; each day counted is a CalibrationRollup row with the time it was rolled up.
+    "review.services.calibration.roll_up_calibration_days": "derived counts; each day is a CalibrationRollup row",
 }
 
 
@@ -174,6 +180,60 @@ def _imp(path: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)
 
 
+def _default_profile() -> Any:
+    return _imp("review.models.PolicyProfile").objects.get(name="Default")
+
+
+def _new_profile(p: SimpleNamespace) -> Any:
+    return _imp("review.services.policy.create_profile")(
+        actor=p.policy_admin, name="Fiction", description="", thresholds={"violence": "high"}, reason="new platform"
+    ).profile
+
+
+def _changed_profile(p: SimpleNamespace) -> Any:
+    profile = _default_profile()
+    _imp("review.services.policy.change_profile")(
+        actor=p.policy_admin, profile=profile, name=profile.name, description=profile.description,
+        thresholds={"violence": "high"}, reason="fiction",
+    )
+    return profile
+
+
+def _changed_mapping(p: SimpleNamespace) -> Any:
+    return _imp("review.services.policy.change_mapping")(
+        actor=p.policy_admin, source="azure", labels={"Hate": "harassment"}, cut_points=None,
+        severity_levels={str(n): "high" for n in range(8)}, unsafe_level="medium", reason="fewer flags",
+    )
+
+
+def _rule_data(**overrides: Any) -> Any:
+    values: dict[str, Any] = {"name": "German hate", "queue": _general(), "categories": ["hate"], "languages": ["de"]}
+    return _imp("review.services.policy.RuleData")(**{**values, **overrides})
+
+
+def _new_routing_rule(p: SimpleNamespace) -> Any:
+    return _imp("review.services.policy.save_routing_rule")(
+        actor=p.policy_admin, rule=None, data=_rule_data(), reason="German team"
+    )
+
+
+def _enrolled(p: SimpleNamespace) -> list[str]:
+    """The reviewer (whose role needs no second factor) turns it on; their ten recovery codes."""
+    from tests.twofactor import TOTP_SECRET, code_now
+
+    return _imp("console.services.enable_totp")(actor=p.reviewer, secret=TOTP_SECRET, code=code_now())
+
+
+def _old_unheld_flags(p: SimpleNamespace) -> None:
+    from review.services import ingest_flags
+    from tests.factories import flag_payload
+
+    # Below the threshold: no case holds the text, and it is older than the 90 days kept.
+    ingest_flags(integration=p.integration, now=timezone.now() - timedelta(days=100), payloads=[
+        flag_payload(result={"signals": [{"category": "violence", "level": "low"}]})
+    ])
+
+
 V = AuditVerb
 SCENARIOS: dict[str, Scenario] = {
     # review.services.admin
@@ -188,6 +248,56 @@ SCENARIOS: dict[str, Scenario] = {
             actor=p.policy_admin, category=_imp("review.models.Category").objects.get(pk="hate"), description="d",
             sensitive=True, reason="blur it",
         )
+    ),
+    "review.services.admin.create_queue": scenario(V.QUEUE_CREATED)(
+        lambda p, _: _imp("review.services.admin.create_queue")(
+            actor=p.policy_admin, name="German", slug="german", description="d", priority=5, sla_minutes=60,
+            lease_minutes=10, members=[p.reviewer], reason="German team",
+        )
+    ),
+    # review.services.calibration
+    "review.services.calibration.set_calibration_rate": scenario(V.PROFILE_CALIBRATION_CHANGED)(
+        lambda p, _: _imp("review.services.calibration.set_calibration_rate")(
+            actor=p.policy_admin, profile=_default_profile(), rate=Decimal("2.5"), reason="more samples"
+        )
+    ),
+    # review.services.policy
+    "review.services.policy.create_profile": scenario(V.PROFILE_CREATED)(lambda p, _: _new_profile(p)),
+    "review.services.policy.change_profile": scenario(V.PROFILE_CHANGED)(lambda p, _: _changed_profile(p)),
+    "review.services.policy.restore_profile": scenario(V.PROFILE_CHANGED, setup=_changed_profile)(
+        lambda p, profile: _imp("review.services.policy.restore_profile")(
+            actor=p.policy_admin, profile=profile, version=1, reason="mistake"
+        )
+    ),
+    "review.services.policy.assign_profile": scenario(V.INTEGRATION_CHANGED, setup=_new_profile)(
+        lambda p, profile: _imp("review.services.policy.assign_profile")(
+            actor=p.policy_admin, integration=p.integration, profile=profile, reason="fiction platform"
+        )
+    ),
+    "review.services.policy.change_mapping": scenario(V.MAPPING_CHANGED)(lambda p, _: _changed_mapping(p)),
+    "review.services.policy.restore_mapping": scenario(V.MAPPING_CHANGED, setup=_changed_mapping)(
+        lambda p, _: _imp("review.services.policy.restore_mapping")(
+            actor=p.policy_admin, source="azure", version=1, reason="mistake"
+        )
+    ),
+    "review.services.policy.save_routing_rule": scenario(V.ROUTING_CHANGED)(lambda p, _: _new_routing_rule(p)),
+    "review.services.policy.reorder_routing": scenario(V.ROUTING_CHANGED)(
+        lambda p, _: _imp("review.services.policy.reorder_routing")(
+            actor=p.policy_admin, reason="urgent first",
+            order=list(_imp("review.models.RoutingRule").objects.order_by("-position").values_list("pk", flat=True)),
+        )
+    ),
+    "review.services.policy.restore_routing": scenario(V.ROUTING_CHANGED, setup=_new_routing_rule)(
+        lambda p, _: _imp("review.services.policy.restore_routing")(actor=p.policy_admin, version=1, reason="undo")
+    ),
+    # review.services.retention
+    "review.services.retention.set_retention_days": scenario(V.RETENTION_CHANGED)(
+        lambda p, _: _imp("review.services.retention.set_retention_days")(
+            actor=p.policy_admin, integration=p.integration, days=30, reason="contract"
+        )
+    ),
+    "review.services.retention.apply_retention": scenario(V.RETENTION_APPLIED, setup=_old_unheld_flags)(
+        lambda p, _: _imp("review.services.retention.apply_retention")()
     ),
     # review.services.cases
     "review.services.cases.claim_next_case": scenario(V.CASE_CLAIMED, setup=lambda p: make_case(p.integration))(
@@ -336,6 +446,40 @@ SCENARIOS: dict[str, Scenario] = {
     "console.services.update_staff_settings": scenario(V.STAFF_SETTINGS_CHANGED)(
         lambda p, _: _imp("console.services.update_staff_settings")(actor=p.reviewer, blur_sensitive=False)
     ),
+    "console.services.revoke_role": scenario(V.STAFF_ROLE_REVOKED)(
+        lambda p, _: _imp("console.services.revoke_role")(
+            actor=p.ops, user=p.senior, role=Role.SENIOR_REVIEWER, reason="left the team"
+        )
+    ),
+    "console.services.set_roles": scenario(V.STAFF_ROLE_GRANTED, V.STAFF_ROLE_REVOKED)(
+        lambda p, _: _imp("console.services.set_roles")(
+            actor=p.ops, user=p.reviewer, roles={Role.AUDITOR}, reason="moved to audit"
+        )
+    ),
+    "console.services.lift_sign_in_lockout": scenario(V.STAFF_LOGIN_UNLOCKED)(
+        lambda p, _: _imp("console.services.lift_sign_in_lockout")(actor=p.ops, user=p.reviewer, reason="it was me")
+    ),
+    "console.services.record_session_expiry": scenario(V.STAFF_SESSION_EXPIRED)(
+        lambda p, _: _imp("console.services.record_session_expiry")(user=p.reviewer, why="idle", seconds=1800)
+    ),
+    "console.services.sign_out_everywhere": scenario(V.STAFF_SESSIONS_REVOKED)(
+        lambda p, _: _imp("console.services.sign_out_everywhere")(actor=p.reviewer, user=p.reviewer)
+    ),
+    "console.services.enable_totp": scenario(V.STAFF_2FA_ENABLED)(lambda p, _: _enrolled(p)),
+    # A code from the app only moves the device's counter: the sign-in it completes is audited
+    # (record_sign_in's second_factor), as are the disable and renew it confirms. A recovery code is its own entry.
+    "console.services.use_second_factor": scenario(V.STAFF_2FA_RECOVERY_USED, setup=_enrolled)(
+        lambda p, codes: _imp("console.services.use_second_factor")(user=p.reviewer, code=codes[0])
+    ),
+    "console.services.renew_recovery_codes": scenario(V.STAFF_2FA_RECOVERY_RENEWED)(
+        lambda p, _: _imp("console.services.renew_recovery_codes")(actor=p.senior)
+    ),
+    "console.services.disable_totp": scenario(V.STAFF_2FA_DISABLED)(
+        lambda p, _: _imp("console.services.disable_totp")(actor=p.senior)
+    ),
+    "console.services.reset_totp": scenario(V.STAFF_2FA_RESET, V.STAFF_SESSIONS_REVOKED)(
+        lambda p, _: _imp("console.services.reset_totp")(actor=p.ops, user=p.senior, reason="lost phone")
+    ),
 }
 
 
@@ -395,3 +539,19 @@ def test_the_services_recorded_elsewhere_do_write_their_own_records(people: Simp
     delivery = _delivery(people)
     deliver(delivery.pk)  # nothing listens on the port: a failed attempt, recorded all the same
     assert WebhookAttempt.objects.filter(delivery=delivery).count() == 1
+
+
+@pytest.mark.django_db
+def test_each_calibration_day_rolled_up_is_a_row_with_its_time(people: SimpleNamespace) -> None:
+    from review.models import CalibrationRollup
+    from review.services.calibration import roll_up_calibration_days
+
+    make_case(people.integration)
+    yesterday = timezone.now().date() - timedelta(days=1)
+    entries = AuditEntry.objects.count()
+
+    [day] = roll_up_calibration_days(now=timezone.now(), max_days=1)
+
+    assert day == yesterday
+    assert CalibrationRollup.objects.get(day=day).rolled_at is not None
+    assert AuditEntry.objects.count() == entries
