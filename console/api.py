@@ -162,6 +162,11 @@ def _too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    from console.middleware import DATABASE_UNAVAILABLE, unavailable_response
+
+    if isinstance(exc, DATABASE_UNAVAILABLE):  # an outage, not a bug: 503 with Retry-After
+        log.error("database unavailable on %s %s: %s", request.method, request.path, exc)
+        return unavailable_response(request)
     # Ninja's default re-raises into Django's HTML 500 page; a machine gets JSON. The traceback goes to
     # the log (through the redacting filter), never to the caller.
     log.error("Unhandled error answering %s %s", request.method, request.path, exc_info=exc)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import requires_csrf_token
+
+from console.middleware import DATABASE_UNAVAILABLE, unavailable_response
 
 
 def _api(request: HttpRequest) -> bool:
@@ -22,7 +27,11 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return defaults.page_not_found(request, exception)
 
 
+@requires_csrf_token
 def server_error(request: HttpRequest) -> HttpResponse:
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        # An outage met before any view (reading the session or the user): 503 with Retry-After.
+        return unavailable_response(request)
     if _api(request):
         return JsonResponse(
             {"error": "Docket could not answer this request; the error has been logged. Try again later."},

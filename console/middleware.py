@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable
 
@@ -14,8 +13,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.views import defaults
-from django.views.decorators.csrf import requires_csrf_token
 
 from console import auth
 
@@ -179,7 +176,7 @@ class DatabaseUnavailableMiddleware:
     Every write is one `transaction.atomic()` service, so a request cut off
     halfway leaves nothing behind and the client may send it again (flags are
     idempotent by their `id`). An outage met before the view (the session or
-    the user, read by middleware) reaches `server_error` below instead.
+    the user, read by middleware) reaches `console.errors.server_error` instead.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -193,11 +190,3 @@ class DatabaseUnavailableMiddleware:
             return None
         log.error("database unavailable on %s %s: %s", request.method, request.path, exception)
         return unavailable_response(request)
-
-
-@requires_csrf_token
-def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: the same 503 for an outage raised outside a view (middleware, session save)."""
-    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
-        return unavailable_response(request)
-    return defaults.server_error(request)

@@ -8,8 +8,6 @@ from console import calibration_views, policy_views, retention_views, staff_view
 from console.api import api
 
 app_name = "console"
-# A database outage met outside a view (the session, the user) is a 503 too, not a 500.
-handler500 = "console.middleware.server_error"
 
 console_patterns = [
     path("", views.home, name="home"),
@@ -78,7 +76,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
 ]
 
-# Under /api/ these answer JSON, elsewhere Django's own pages.
+# Under /api/ these answer JSON, elsewhere Django's own pages; a database outage is a 503 everywhere.
 handler400 = "console.errors.bad_request"
 handler404 = "console.errors.not_found"
 handler500 = "console.errors.server_error"

@@ -41,6 +41,21 @@ CHECKS = [
 EXAMPLES = 40
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Any:
+    # schemathesis calls the WSGI app itself, not through Django's test client, so each request
+    # would run close_old_connections, which closes the connection holding the test's transaction
+    # (PostgreSQL; SQLite's in-memory database survives it). Django's own test client disconnects it too.
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def fuzz_key(integration: Integration) -> str:
     new = make_key(integration)
