@@ -17,7 +17,9 @@ at data you want to keep):
 - at the same time --reviewers reviewers, each a process of its own with its
   own database connection, claim the next case (urgent queues first, then
   general) and decide it at once (one in three violating, which counts on
-  the account too), back to back, for --seconds.
+  the account too), back to back, for --seconds: saturation, the hardest
+  case for locks. `--think 2` has each reviewer read a case for 2 s on
+  average (exponential) before deciding, which is still a fast human.
 
 Checks, the run fails if one does not hold: no error on either side (a
 deadlock, a lock timeout or a 5xx would be one); PostgreSQL's own deadlock
@@ -41,6 +43,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -159,8 +162,13 @@ class Reviewer:
     errors: list[str] = field(default_factory=list)
 
 
-def review(reviewer_id: int, start_at: float, deadline: float) -> Reviewer:
-    """Claim the next case (urgent queues first) and decide it at once, until the deadline."""
+def review(reviewer_id: int, start_at: float, deadline: float, think: float) -> Reviewer:
+    """Claim the next case (urgent queues first) and decide it, until the deadline.
+
+    With `think` 0 the decision follows the claim at once and the next claim the
+    decision (saturation); otherwise the reviewer reads for a random time,
+    `think` seconds on average, before deciding: a person at work.
+    """
     from django.contrib.auth import get_user_model
     from django.db import connection
 
@@ -174,6 +182,7 @@ def review(reviewer_id: int, start_at: float, deadline: float) -> Reviewer:
         while (left := start_at - time.time()) > 0:
             time.sleep(min(left, 0.05))
         n = reviewer_id
+        pace = random.Random(reviewer_id)
         while time.time() < deadline:
             t0 = time.perf_counter()
             case = None
@@ -187,14 +196,17 @@ def review(reviewer_id: int, start_at: float, deadline: float) -> Reviewer:
                 time.sleep(0.05)
                 continue
             n += 1
+            out.claim.append(t1 - t0)
+            if think:  # reading the case, which holds no lock: only the lease
+                time.sleep(min(pace.expovariate(1 / think), max(0.0, deadline - time.time())))
             if n % 3 == 0:
                 verdict = Verdict(Outcome.VIOLATING, category=case.category, severity="medium")
                 out.violating += 1
             else:
                 verdict = Verdict(Outcome.NOT_VIOLATING)
+            t1 = time.perf_counter()
             record_decision(actor=actor, case=case, verdict=verdict)
             t2 = time.perf_counter()
-            out.claim.append(t1 - t0)
             out.decide.append(t2 - t1)
             out.cases.append(case.pk)
     except Exception as exc:
@@ -208,14 +220,14 @@ def _in_process(results: Any, slot: int, *args: Any) -> None:
     results.put((slot, review(*args)))
 
 
-def start_reviewers(ids: list[int], start_at: float, deadline: float) -> tuple[list[Any], Any]:
+def start_reviewers(ids: list[int], start_at: float, deadline: float, think: float) -> tuple[list[Any], Any]:
     from django.db import connections
 
     connections.close_all()  # nothing shared across fork; each reviewer opens its own connection
     context = multiprocessing.get_context("fork")
     results = context.Queue()
     processes = [
-        context.Process(target=_in_process, args=(results, slot, rid, start_at, deadline))
+        context.Process(target=_in_process, args=(results, slot, rid, start_at, deadline, think))
         for slot, rid in enumerate(ids)
     ]
     for process in processes:
@@ -309,6 +321,9 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=100, help="flags per request")
     parser.add_argument("--clients", type=int, default=8, help="client threads sending the batches")
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--think", type=float, default=0.0, help="mean seconds a reviewer reads a case before deciding (0: at once)"
+    )
     parser.add_argument("--web-workers", type=int, default=3, help="gunicorn sync workers")
     parser.add_argument("--wait-idle", type=float, default=0.0, help="first wait up to N s for a quiet machine")
     args = parser.parse_args()
@@ -359,14 +374,15 @@ def main() -> int:
             seq = conn.execute("SELECT coalesce(max(seq), 0) FROM console_audithead").fetchone()[0]
             deadlocks_before = deadlocks(conn)
             print(
-                f"{os.cpu_count()} cores; {args.reviewers} reviewer processes, {args.flags_per_second:,.0f} flags/s "
-                f"asked in batches of {args.batch}, {args.seconds:.0f} s; gunicorn {args.web_workers} sync workers",
+                f"{os.cpu_count()} cores; {args.reviewers} reviewer processes (reading {args.think:g} s a case), "
+                f"{args.flags_per_second:,.0f} flags/s asked in batches of {args.batch}, {args.seconds:.0f} s; "
+                f"gunicorn {args.web_workers} sync workers",
                 flush=True,
             )
             start_at = time.time() + 3.0  # every reviewer process forked and connected by then
             deadline = start_at + args.seconds
             with CpuMeter(args.database_url) as meter:
-                processes, results = start_reviewers(reviewer_ids, start_at, deadline)
+                processes, results = start_reviewers(reviewer_ids, start_at, deadline, args.think)
                 ingest = pour(
                     port,
                     secret,

@@ -25,6 +25,7 @@ from console.middleware import RETRY_AFTER_SECONDS
 from tests.servers import PostgresServer, app_env, gunicorn, run_manage, wait_until
 
 BATCH = 10
+PHASE = 60.0  # seconds each phase may take on a busy machine before the test gives up
 USERS = 15
 TEXTS = ["how do I pick a lock", "you are all idiots", "write me a phishing mail", "a recipe for bread"]
 SIGNALS = [
@@ -157,48 +158,59 @@ def test_a_postgres_restart_under_load_answers_503_with_retry_after_and_leaves_n
     setup = next(line for line in run_manage("shell", "-c", SETUP, env=env).splitlines() if line.startswith("SETUP "))
     key, session = setup.split()[1:]
 
-    with gunicorn(env=env, log=tmp_path / "gunicorn.log") as base:
-        load = Load(base, key=key, session=session)
-        load.start()
-        try:
-            began = time.monotonic()
-            wait_until(lambda: load.count("flags", 200, began) >= 3, what="flag batches stored before the restart")
+    log = tmp_path / "gunicorn.log"
+    try:
+        with gunicorn(env=env, log=log) as base:
+            load = Load(base, key=key, session=session)
+            load.start()
+            try:
+                began = time.monotonic()
+                wait_until(
+                    lambda: load.count("flags", 200, began) >= 3, what="batches before the restart", deadline=PHASE
+                )
 
-            postgres_server.stop("fast")
-            stopped = time.monotonic()
-            wait_until(
-                lambda: load.count("flags", 503, stopped) >= 5 and load.count("page", 503, stopped) >= 1,
-                what="503s while PostgreSQL is down",
-            )
-            postgres_server.start()
-            restarted = time.monotonic()
-            wait_until(
-                lambda: load.count("flags", 200, restarted) >= 5 and load.count("page", 200, restarted) >= 1,
-                what="flag batches and pages served again after the restart",
-            )
-        finally:
-            load.stop()
+                postgres_server.stop("fast")
+                stopped = time.monotonic()
+                wait_until(
+                    lambda: load.count("flags", 503, stopped) >= 5 and load.count("page", 503, stopped) >= 1,
+                    what="503s while PostgreSQL is down",
+                    deadline=PHASE,
+                )
+                postgres_server.start()
+                restarted = time.monotonic()
+                wait_until(
+                    lambda: load.count("flags", 200, restarted) >= 5 and load.count("page", 200, restarted) >= 1,
+                    what="flag batches and pages served again after the restart",
+                    deadline=PHASE,
+                )
+            finally:
+                load.stop()
 
-        answers = load.answers
-        unexpected = [(a.what, a.status, a.body[:300]) for a in answers if a.status not in (200, 503)]
-        assert not unexpected, f"only 200 and 503 are acceptable answers, got: {unexpected[:5]}"
+            answers = load.answers
+            unexpected = [(a.what, a.status, a.body[:300]) for a in answers if a.status not in (200, 503)]
+            assert not unexpected, f"only 200 and 503 are acceptable answers, got: {unexpected[:5]}"
 
-        unavailable = [a for a in answers if a.status == 503]
-        assert all(a.headers.get("retry-after") == str(RETRY_AFTER_SECONDS) for a in unavailable)
-        for a in unavailable:
-            if a.what == "page":
-                assert a.headers["content-type"].startswith("text/html")
-                assert b"Docket is briefly unavailable" in a.body
-            else:
-                assert a.headers["content-type"] == "application/json"
-                assert json.loads(a.body)["error"].startswith("The database is unavailable")
+            unavailable = [a for a in answers if a.status == 503]
+            assert all(a.headers.get("retry-after") == str(RETRY_AFTER_SECONDS) for a in unavailable)
+            for a in unavailable:
+                if a.what == "page":
+                    assert a.headers["content-type"].startswith("text/html")
+                    assert b"Docket is briefly unavailable" in a.body
+                else:
+                    assert a.headers["content-type"] == "application/json"
+                    assert json.loads(a.body)["error"].startswith("The database is unavailable")
 
-        # What a client does with a 503: send the same batch again. Ids make that safe.
-        conn = http.client.HTTPConnection(urlsplit(base).hostname, urlsplit(base).port, timeout=30)
-        for a in [a for a in unavailable if a.what == "flags"]:
-            status, _, data = load.post_flags(conn, a.sent)
-            assert status == 200, data
-            assert {r["status"] for r in json.loads(data)["results"]} <= {"created", "duplicate"}
+            # What a client does with a 503: send the same batch again. Ids make that safe.
+            conn = http.client.HTTPConnection(urlsplit(base).hostname, urlsplit(base).port, timeout=30)
+            for a in [a for a in unavailable if a.what == "flags"]:
+                status, _, data = load.post_flags(conn, a.sent)
+                assert status == 200, data
+                assert {r["status"] for r in json.loads(data)["results"]} <= {"created", "duplicate"}
+
+    except BaseException:  # what the server and the database said, for whoever reads the failure
+        print("--- gunicorn log ---", log.read_text(errors="replace")[-4000:], sep="\n")
+        print("--- postgres log ---", postgres_server.tail(), sep="\n")
+        raise
 
     sent = {i for a in answers if a.what == "flags" for i in a.ids}
     stored = scalar(postgres_server, database, "SELECT count(*) FROM review_flag")
