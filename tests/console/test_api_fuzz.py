@@ -11,10 +11,13 @@ the same every time and takes well under two minutes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -57,7 +60,21 @@ def _keep_the_test_connection() -> Any:
 
 
 @pytest.fixture
-def fuzz_key(integration: Integration) -> str:
+def _connection_kept() -> Iterator[None]:
+    """Keep the test's database connection across requests, as Django's test client does.
+
+    Schemathesis calls the WSGI app itself, and at the end of each request Django
+    would close the connection: on PostgreSQL that ends the test's transaction.
+    """
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_key(integration: Integration, _connection_kept: None) -> str:
     new = make_key(integration)
     # Hundreds of requests in a few seconds: the fuzzer is not the abuse the limit is for.
     ApiKey.objects.filter(pk=new.key.pk).update(rate_per_minute=10**9)
