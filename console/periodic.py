@@ -33,6 +33,7 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("accounts.tasks.publish_dirty_statuses", timedelta(minutes=1)),
     PeriodicJob("accounts.tasks.sweep_violation_windows", timedelta(minutes=5)),
     PeriodicJob("accounts.tasks.evaluate_recent_accounts", timedelta(hours=1)),
+    PeriodicJob("console.tasks.aggregate_hourly_counts", timedelta(minutes=5)),
 ]
 
 

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods
 
-from console import services
+from console import dashboard, services
 from console.access import require
 from console.filters import AuditFilter
 from console.forms import StaffSettingsForm
@@ -64,7 +64,8 @@ def livez(request: HttpRequest) -> JsonResponse:
 
 @require(Cap.VIEW_DASHBOARD)
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/home.html")
+    """The dashboard: what the signed-in user's roles may see (console.dashboard)."""
+    return render(request, "console/home.html", {"board": dashboard.dashboard_for(request.user)})
 
 
 @require(Cap.VIEW_AUDIT)
