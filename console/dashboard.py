@@ -20,12 +20,10 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -50,7 +48,7 @@ STALE_AFTER = timedelta(minutes=10)  # counts older than this: the page asks for
 # notably below its share over the 28 days before.
 RECENT_DAYS, BASELINE_DAYS = 7, 28
 MIN_RECENT, MIN_BASELINE = 20, 40  # verdicts in each window, or no judgement
-MIN_DROP = 0.15  # fifteen percentage points or more ...
+MIN_DROP_POINTS = 15  # fifteen percentage points or more ...
 MIN_Z = 1.96  # ... and unlikely to be chance (two-proportion z-test, about 1 in 40)
 
 TOP_CATEGORIES = 5  # the violations chart stacks the biggest few; the rest are "other categories"
@@ -85,7 +83,8 @@ def nudge_if_stale(as_of: datetime | None, *, now: datetime) -> bool:
     try:
         if not cache.add("docket:hourly_counts:nudge", 1, 60):
             return False
-        transaction.on_commit(partial(aggregate_hourly_counts.enqueue))
+        # Not on commit: the page writes nothing a worker would need to see first.
+        aggregate_hourly_counts.enqueue()
     except Exception:
         logger.warning("could not ask for fresh hourly counts", exc_info=True)
         return False
@@ -448,7 +447,7 @@ def share_dropped(recent_violating: int, recent_total: int, baseline_violating: 
     if recent_total < MIN_RECENT or baseline_total < MIN_BASELINE:
         return False
     recent, baseline = recent_violating / recent_total, baseline_violating / baseline_total
-    if baseline - recent < MIN_DROP:
+    if round((baseline - recent) * 100, 9) < MIN_DROP_POINTS:
         return False
     pooled = (recent_violating + baseline_violating) / (recent_total + baseline_total)
     spread = math.sqrt(pooled * (1 - pooled) * (1 / recent_total + 1 / baseline_total))

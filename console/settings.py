@@ -13,7 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from console.env import env_bool, env_choice, env_int, env_list, env_str
+from console.env import env_bool, env_choice, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -224,3 +224,12 @@ LOGGING = {
 # --- API -------------------------------------------------------------------------------
 DOCKET_MAX_BODY_BYTES = env_int("DOCKET_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = DOCKET_MAX_BODY_BYTES
+
+# --- Health and metrics ------------------------------------------------------------------
+# /livez and /healthz answer load balancers over plain HTTP too, and so does /metrics
+# (it needs a token or an allowed network; see docs/operations.md).
+SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^healthz$", r"^metrics$"]
+DOCKET_METRICS_TOKEN = env_str("DOCKET_METRICS_TOKEN")
+if DOCKET_METRICS_TOKEN and len(DOCKET_METRICS_TOKEN) < 24:
+    raise ImproperlyConfigured("DOCKET_METRICS_TOKEN must be a random value of at least 24 characters.")
+DOCKET_METRICS_NETWORKS = env_networks("DOCKET_METRICS_NETWORKS")
