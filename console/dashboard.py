@@ -18,8 +18,10 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -31,7 +33,7 @@ from django.utils import timezone
 from accounts.models import EnforcementState
 from console import aggregates
 from console.access import has_cap
-from console.charts import Chart, Series, chart, duration, percent
+from console.charts import Drawn, Series, chart, duration, percent
 from console.models import HourlyCount, Metric
 from console.roles import Cap
 from review.models import Case, CaseStatus, Category, Outcome, Queue
@@ -43,6 +45,7 @@ DAYS_SHOWN = 30  # violations and account states, per day
 TEAM_DAYS = 7  # reviewers' throughput and handling time
 OWN_DAYS = 14  # a reviewer's own decisions, per day
 STALE_AFTER = timedelta(minutes=10)  # counts older than this: the page asks for a refresh
+PANEL_SECONDS = 15 * 60  # how long a drawn panel is kept (a new count or a new hour makes a new one anyway)
 
 # Calibration: a category whose reviewed violating share over the last 7 days fell
 # notably below its share over the 28 days before.
@@ -108,21 +111,32 @@ class QueueRow:
 
 
 def queue_rows(queues: list[Queue], *, now: datetime) -> list[QueueRow]:
-    """Depth, oldest unresolved case and cases past SLA of each queue: one aggregate query."""
+    """Depth, oldest unresolved case and cases past SLA of each queue: one grouped query over unresolved cases."""
     if not queues:
         return []
-    aggregates_: dict[str, Any] = {}
+    late = Q()
     for q in queues:
-        mine = Q(queue_id=q.pk)
-        aggregates_[f"w{q.pk}"] = Count("pk", filter=mine & Q(status=CaseStatus.OPEN))
-        aggregates_[f"r{q.pk}"] = Count("pk", filter=mine & Q(status=CaseStatus.CLAIMED))
-        aggregates_[f"o{q.pk}"] = Min("created_at", filter=mine)
-        aggregates_[f"l{q.pk}"] = Count("pk", filter=mine & Q(created_at__lt=now - timedelta(minutes=q.sla_minutes)))
-    row = Case.objects.filter(status__in=[CaseStatus.OPEN, CaseStatus.CLAIMED]).aggregate(**aggregates_)
-    return [QueueRow(q, row[f"w{q.pk}"], row[f"r{q.pk}"], row[f"o{q.pk}"], row[f"l{q.pk}"]) for q in queues]
+        late |= Q(queue_id=q.pk, created_at__lt=now - timedelta(minutes=q.sla_minutes))
+    rows = (
+        Case.objects.filter(status__in=[CaseStatus.OPEN, CaseStatus.CLAIMED], queue__in=queues)
+        .values("queue_id", "status")
+        .annotate(n=Count("pk"), oldest=Min("created_at"), late=Count("pk", filter=late))
+        .order_by()
+    )
+    found: dict[int, dict[str, Any]] = defaultdict(lambda: {"open": 0, "claimed": 0, "oldest": None, "late": 0})
+    for row in rows:
+        got = found[row["queue_id"]]
+        got[row["status"]] = row["n"]
+        got["late"] += row["late"]
+        if got["oldest"] is None or row["oldest"] < got["oldest"]:
+            got["oldest"] = row["oldest"]
+    return [
+        QueueRow(q, found[q.pk]["open"], found[q.pk]["claimed"], found[q.pk]["oldest"], found[q.pk]["late"])
+        for q in queues
+    ]
 
 
-def queue_chart(rows: list[QueueRow], *, label: str) -> Chart:
+def queue_chart(rows: list[QueueRow], *, label: str) -> Drawn:
     return chart(
         label=label,
         x_titles=[r.queue.name for r in rows],
@@ -133,7 +147,7 @@ def queue_chart(rows: list[QueueRow], *, label: str) -> Chart:
             Series("Past SLA", "past-sla", [r.past_sla for r in rows]),
         ],
         kind="bars",
-    )
+    ).drawn()
 
 
 # --- Reading the hourly counts ------------------------------------------------------------
@@ -193,8 +207,8 @@ def _day_labels(days: list[date], every: int = 7) -> tuple[list[str], list[str]]
 
 @dataclass(frozen=True)
 class Volumes:
-    flags: Chart
-    decisions: Chart
+    flags: Drawn
+    decisions: Drawn
     flags_24h: int
     decisions_24h: int
 
@@ -225,7 +239,7 @@ def volumes(*, now: datetime) -> Volumes:
             x_heading="Hour (UTC)",
             series=flag_series,
             kind="stacked",
-        ),
+        ).drawn(),
         decisions=chart(
             label=f"Decisions made per hour, last {HOURS_SHOWN // 24} days (UTC)",
             x_titles=titles,
@@ -233,7 +247,7 @@ def volumes(*, now: datetime) -> Volumes:
             x_heading="Hour (UTC)",
             series=decision_series,
             kind="stacked",
-        ),
+        ).drawn(),
         flags_24h=sum(sum(s.values[last_day]) for s in flag_series),
         decisions_24h=sum(sum(s.values[last_day]) for s in decision_series),
     )
@@ -242,7 +256,7 @@ def volumes(*, now: datetime) -> Volumes:
 # --- Violations and enforcement --------------------------------------------------------------
 
 
-def violations_chart(*, now: datetime, categories: dict[str, str]) -> Chart:
+def violations_chart(*, now: datetime, categories: dict[str, str]) -> Drawn:
     """Confirmed violations per day, the biggest categories stacked and the rest together."""
     days = _days(now, DAYS_SHOWN)
     counts = per_day([Metric.VIOLATIONS], days)
@@ -271,10 +285,10 @@ def violations_chart(*, now: datetime, categories: dict[str, str]) -> Chart:
         x_heading="Day (UTC)",
         series=series or [Series("Violations", "c1", [0] * len(days))],
         kind="stacked",
-    )
+    ).drawn()
 
 
-def account_states_chart(*, now: datetime) -> Chart:
+def account_states_chart(*, now: datetime) -> Drawn:
     days = _days(now, DAYS_SHOWN)
     counts = per_day([Metric.ACCOUNT_STATES], days)
     titles, labels = _day_labels(days)
@@ -293,7 +307,7 @@ def account_states_chart(*, now: datetime) -> Chart:
         x_heading="Day (UTC)",
         series=series,
         kind="stacked",
-    )
+    ).drawn()
 
 
 # --- Reviewers ----------------------------------------------------------------------------
@@ -318,8 +332,8 @@ class ReviewerRow:
 @dataclass(frozen=True)
 class Team:
     rows: list[ReviewerRow]
-    throughput: Chart
-    handling: Chart
+    throughput: Drawn
+    handling: Drawn
 
 
 REVIEWER_METRICS = [Metric.REVIEWER_DECISIONS, Metric.REVIEWER_TIMED, Metric.REVIEWER_SECONDS]
@@ -362,7 +376,7 @@ def team(*, now: datetime) -> Team:
             series=[Series("Decisions", "c1", [r.decisions for r in rows])],
             width=320,
             height=200,
-        ),
+        ).drawn(),
         handling=chart(
             label=f"Average handling time per reviewer, last {TEAM_DAYS} days",
             x_titles=titles,
@@ -371,15 +385,16 @@ def team(*, now: datetime) -> Team:
             fmt=duration,
             width=320,
             height=200,
-        ),
+        ).drawn(),
     )
 
 
 @dataclass(frozen=True)
 class Own:
-    chart: Chart
+    chart: Drawn
     decisions: int
     average: str
+    days: int
 
 
 def own_throughput(user: Any, *, now: datetime) -> Own:
@@ -400,9 +415,10 @@ def own_throughput(user: Any, *, now: datetime) -> Own:
             x_labels=labels,
             x_heading="Day (UTC)",
             series=[Series("Your decisions", "c1", decisions)],
-        ),
+        ).drawn(),
         decisions=sum(decisions),
         average=duration(sum(seconds) / sum(timed)) if sum(timed) else "—",
+        days=OWN_DAYS,
     )
 
 
@@ -457,7 +473,7 @@ def share_dropped(recent_violating: int, recent_total: int, baseline_violating: 
 @dataclass(frozen=True)
 class Calibration:
     rows: list[CalibrationRow]
-    chart: Chart
+    chart: Drawn
 
     @property
     def alerts(self) -> list[CalibrationRow]:
@@ -501,7 +517,7 @@ def calibration(*, now: datetime, categories: dict[str, str]) -> Calibration:
             ],
             fmt=percent,
             y_max=100,
-        ),
+        ).drawn(),
     )
 
 
@@ -514,10 +530,10 @@ class Dashboard:
     as_of: datetime | None
     queue_title: str = ""
     queues: list[QueueRow] = field(default_factory=list)
-    queues_chart: Chart | None = None
+    queues_chart: Drawn | None = None
     volumes: Volumes | None = None
-    violations: Chart | None = None
-    account_states: Chart | None = None
+    violations: Drawn | None = None
+    account_states: Drawn | None = None
     team: Team | None = None
     own: Own | None = None
     calibration: Calibration | None = None
@@ -555,15 +571,47 @@ def dashboard_for(user: Any, *, now: datetime | None = None) -> Dashboard:
         board.queues_chart = queue_chart(
             board.queues, label=f"{board.queue_title}: cases waiting, in review and past SLA"
         )
-    categories = dict(Category.objects.values_list("slug", "name")) if operations or calibrating else {}
+    names: dict[str, str] = {}
+
+    def categories() -> dict[str, str]:
+        if not names:
+            names.update(Category.objects.values_list("slug", "name"))
+        return names
+
+    shared = partial(_shared_panel, as_of=as_of, now=now)
     if operations:
-        board.volumes = volumes(now=now)
-        board.violations = violations_chart(now=now, categories=categories)
-        board.account_states = account_states_chart(now=now)
+        board.volumes = shared("volumes", lambda: volumes(now=now))
+        board.violations = shared("violations", lambda: violations_chart(now=now, categories=categories()))
+        board.account_states = shared("account_states", lambda: account_states_chart(now=now))
     if has_cap(user, Cap.VIEW_TEAM_METRICS):
-        board.team = team(now=now)
+        board.team = shared("team", lambda: team(now=now))
     if has_cap(user, Cap.REVIEW_CASES):
         board.own = own_throughput(user, now=now)
     if calibrating:
-        board.calibration = calibration(now=now, categories=categories)
+        board.calibration = shared("calibration", lambda: calibration(now=now, categories=categories()))
     return board
+
+
+def _shared_panel[T](name: str, build: Callable[[], T], *, as_of: datetime | None, now: datetime) -> T:
+    """A panel drawn from the hourly counts, the same for everyone who may see it: drawn once per count.
+
+    It can only change when the counts do (a new `as_of`) or when the hour
+    turns (the windows move), so both are in the cache key. A cache that does
+    not answer costs a rebuild, never the page.
+    """
+    if as_of is None or not PANEL_SECONDS:
+        return build()
+    key = f"docket:dashboard:{name}:{as_of.timestamp():.6f}:{aggregates.floor_hour(now).timestamp():.0f}"
+    try:
+        found = cache.get(key)
+    except Exception:
+        logger.warning("dashboard panel cache unreadable", exc_info=True)
+        return build()
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    panel = build()
+    try:
+        cache.set(key, panel, PANEL_SECONDS)
+    except Exception:
+        logger.warning("dashboard panel cache unwritable", exc_info=True)
+    return panel
