@@ -51,6 +51,7 @@ class Migration(migrations.Migration):
                 "constraints": [
                     models.UniqueConstraint(fields=("metric", "hour", "key", "subkey"), name="hourly_count_unique")
                 ],
+                "indexes": [models.Index(fields=["metric", "key", "hour"], name="hourly_count_key")],
             },
         ),
         migrations.RunPython(grant_dashboard_capabilities, migrations.RunPython.noop),
