@@ -7,11 +7,10 @@ windows and the account states are what real work would leave behind.
 
 from __future__ import annotations
 
-import logging
+import heapq
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -40,7 +39,7 @@ from accounts.services import (
     reject_action,
     save_rule,
 )
-from console.demo import DEMO_ACTOR
+from console.demo import DEMO_ACTOR, demo_clock, quiet
 from review.intake import hash_user_id
 from review.models import CHILD_SAFETY, Case, CaseStatus, Integration, Outcome, Queue, Severity
 from review.services import Verdict, record_decision
@@ -100,7 +99,8 @@ def seed_enforcement(log: Callable[[str], None], *, seed: int = 11) -> None:
         u.username: u
         for u in get_user_model().objects.filter(username__in=["reviewer", "reviewer2", "senior", "senior2"])
     }
-    with _quiet("django.tasks"):  # one "task ran" line per decision would drown the summary
+    past = _past_actions(rng, users["senior"], users["senior2"])
+    with quiet("django.tasks"):  # one "task ran" line per decision would drown the summary
         decided, violating = _decide_cases(rng, [users["reviewer"], users["reviewer2"]])
     # Rules come after the decisions so each is evaluated once, by the sweep, as the periodic job would.
     for data in RULES:
@@ -108,21 +108,87 @@ def seed_enforcement(log: Callable[[str], None], *, seed: int = 11) -> None:
     reported = _report_usage(rng)
     proposed = evaluate_recent()
     walked = _walk_actions(users["senior"], users["senior2"])
+    log(f"enforcement history: {past}")
     log(
         f"enforcement: {decided} cases decided ({violating} violating), usage for {reported} accounts, "
         f"{len(RULES)} rules proposed {proposed} actions; {walked}"
     )
 
 
-@contextmanager
-def _quiet(logger_name: str) -> Iterator[None]:
-    logger = logging.getLogger(logger_name)
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+# The month before: (days ago, kind, hours, scope, lifted after hours). Seniors act by hand on the
+# accounts with the most violations; time-boxed actions expire when their time runs out.
+PAST_ACTIONS: list[tuple[float, ActionKind, int | None, str, int | None]] = [
+    (27.4, ActionKind.WARN, 72, "", None),
+    (24.6, ActionKind.RESTRICT, 168, "tools:image_generation", None),
+    (22.3, ActionKind.WARN, 72, "", None),
+    (19.5, ActionKind.SUSPEND, 72, "", None),
+    (16.4, ActionKind.WARN, 72, "", None),
+    (13.6, ActionKind.RESTRICT, 168, "rate_limit:10/min", 50),
+    (11.3, ActionKind.WARN, 72, "", None),
+    (9.5, ActionKind.SUSPEND, 96, "", None),
+    (8.4, ActionKind.TERMINATE, None, "", None),
+    (6.6, ActionKind.WARN, 72, "", None),
+    (4.5, ActionKind.RESTRICT, 168, "tools:code_execution", None),
+    (3.4, ActionKind.WARN, 72, "", None),
+    (2.6, ActionKind.SUSPEND, 72, "", None),
+    (1.4, ActionKind.WARN, 72, "", 20),
+]
+
+
+def _past_actions(rng: random.Random, senior: Any, senior2: Any) -> str:
+    """Walk PAST_ACTIONS through the real services at their own moments (the demo clock)."""
+    now = timezone.now()
+    taken: set[int] = set()
+    steps: list[tuple[datetime, int, str, Any]] = []  # (when, order, what, payload)
+    for n, (days, kind, hours, scope, lifted_after) in enumerate(PAST_ACTIONS):
+        at = now - timedelta(days=days) + timedelta(minutes=rng.randint(0, 90))
+        account = (
+            Account.objects.filter(violations__confirmed_at__lt=at, violations__voided_at__isnull=True)
+            .exclude(pk__in=taken)
+            .order_by("-violation_count", "pk")
+            .first()
+        )
+        if account is None:
+            continue
+        taken.add(account.pk)
+        steps.append((at, n, "act", (account, kind, hours, scope, lifted_after)))
+    heapq.heapify(steps)
+    done: dict[str, int] = {}
+    if not steps:
+        return "nothing to act on"
+    with demo_clock(steps[0][0]) as move_to:
+        while steps:
+            at, n, what, payload = heapq.heappop(steps)
+            move_to(at)
+            if what == "expire":
+                done["expired"] = done.get("expired", 0) + expire_actions()
+                continue
+            if what == "lift":
+                lift_action(actor=senior, action=payload, reason="The platform showed the account had been taken over.")
+                done["lifted"] = done.get("lifted", 0) + 1
+                continue
+            account, kind, hours, scope, lifted_after = payload
+            evidence = list(
+                Violation.objects.confirmed().filter(account=account, confirmed_at__lt=at).order_by("-occurred_at")[:3]
+            )
+            action = propose_action(
+                actor=senior,
+                account=account,
+                kind=kind,
+                hours=hours,
+                scope=scope,
+                evidence=evidence,
+                reason="Repeated violations confirmed on review.",
+            )
+            move_to(at + timedelta(minutes=rng.randint(10, 40)))
+            approve_action(actor=senior2, action=action, reason="Agreed.")
+            applied = apply_action(actor=senior2, action=action, reason="Applying.")
+            done[f"{kind.label.lower()} applied"] = done.get(f"{kind.label.lower()} applied", 0) + 1
+            if lifted_after is not None:
+                heapq.heappush(steps, (applied.applied_at + timedelta(hours=lifted_after), n, "lift", applied))
+            elif applied.ends_at is not None and applied.ends_at < now:
+                heapq.heappush(steps, (applied.ends_at + timedelta(minutes=1), n, "expire", None))
+    return ", ".join(f"{n} {what}" for what, n in done.items())
 
 
 def _decide_cases(rng: random.Random, reviewers: list[Any]) -> tuple[int, int]:

@@ -7,6 +7,7 @@ falling back to a default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Sequence
 
@@ -58,3 +59,16 @@ def env_choice(name: str, default: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
     return value
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated addresses or CIDR networks (10.0.0.0/8, ::1)."""
+    networks = []
+    for item in env_list(name):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks like 10.0.0.0/8, not {item!r}."
+            ) from None
+    return networks

@@ -267,3 +267,44 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Metric(models.TextChoices):
+    """What an HourlyCount row counts, and what its key (and subkey) hold."""
+
+    FLAGS = "flags", "Flags received (key: queued / below)"
+    DECISIONS = "decisions", "Decisions made (key: outcome)"
+    VERDICTS = "verdicts", "Standing verdicts (key: the case's category, subkey: outcome)"
+    VIOLATIONS = "violations", "Confirmed violations not voided (key: category)"
+    ACCOUNT_STATES = "account_states", "Accounts entering an enforcement state (key: state)"
+    REVIEWER_DECISIONS = "reviewer_decisions", "Decisions by a reviewer (key: user id)"
+    REVIEWER_TIMED = "reviewer_timed", "A reviewer's decisions with a handling time (key: user id)"
+    REVIEWER_SECONDS = "reviewer_seconds", "Seconds a reviewer spent on those (key: user id)"
+    WEBHOOK_ATTEMPTS = "webhook_attempts", "Webhook delivery attempts (key: delivered / failed)"
+
+
+class HourlyCount(models.Model):
+    """A pre-aggregated count for one UTC hour: what the dashboard and /metrics read.
+
+    Derived data, rebuilt from the raw tables by console.aggregates (the
+    periodic job re-counts the last hours; `manage.py backfill_hourly_counts`
+    any range). A zero is stored as no row.
+    """
+
+    # A Metric value; not `choices=` so that a new metric needs no migration.
+    metric = models.CharField(max_length=24)
+    hour = models.DateTimeField(help_text="Start of the UTC hour.")
+    key = models.CharField(max_length=64, blank=True)
+    subkey = models.CharField(max_length=64, blank=True)
+    value = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            # Also the index most reads use: one metric over a range of hours.
+            models.UniqueConstraint(fields=["metric", "hour", "key", "subkey"], name="hourly_count_unique")
+        ]
+        # One key's hours (a reviewer's own decisions) without walking every reviewer's.
+        indexes = [models.Index(fields=["metric", "key", "hour"], name="hourly_count_key")]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.hour:%Y-%m-%d %H}h {self.key}/{self.subkey}: {self.value}"

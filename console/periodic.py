@@ -35,6 +35,7 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("accounts.tasks.evaluate_recent_accounts", timedelta(hours=1)),
     PeriodicJob("review.tasks.apply_text_retention", timedelta(hours=1)),
     PeriodicJob("review.tasks.roll_up_calibration", timedelta(hours=1)),
+    PeriodicJob("console.tasks.aggregate_hourly_counts", timedelta(minutes=5)),
 ]
 
 

@@ -35,16 +35,39 @@ class Cap(models.TextChoices):
     EXPORT_REPORTS = "export_reports", "Export reports"
     VIEW_AUDIT = "view_audit", "Read and verify the audit log"
     MANAGE_STAFF = "manage_staff", "Grant and remove other staff members' roles, reset their two-factor sign-in"
+    VIEW_OPERATIONS = "view_operations", "See every queue's depth and SLA, volumes, violation and enforcement trends"
+    VIEW_TEAM_METRICS = "view_team_metrics", "See reviewers' throughput and handling time"
+    VIEW_CALIBRATION = "view_calibration", "See calibration alerts (categories whose violating share dropped)"
 
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Cap]] = {
     Role.REVIEWER: frozenset({Cap.VIEW_DASHBOARD, Cap.REVIEW_CASES}),
     Role.SENIOR_REVIEWER: frozenset(
-        {Cap.VIEW_DASHBOARD, Cap.REVIEW_CASES, Cap.HANDLE_ESCALATIONS, Cap.APPROVE_ACTIONS, Cap.VIEW_ACCOUNTS}
+        {
+            Cap.VIEW_DASHBOARD,
+            Cap.REVIEW_CASES,
+            Cap.HANDLE_ESCALATIONS,
+            Cap.APPROVE_ACTIONS,
+            Cap.VIEW_ACCOUNTS,
+            Cap.VIEW_OPERATIONS,
+            Cap.VIEW_TEAM_METRICS,
+        }
     ),
-    Role.POLICY_ADMIN: frozenset({Cap.VIEW_DASHBOARD, Cap.MANAGE_POLICY, Cap.MANAGE_INTEGRATIONS}),
-    Role.OPS: frozenset({Cap.VIEW_DASHBOARD, Cap.VIEW_ACCOUNTS, Cap.MANAGE_INTEGRATIONS, Cap.EXPORT_REPORTS}),
-    Role.AUDITOR: frozenset({Cap.VIEW_DASHBOARD, Cap.VIEW_AUDIT}),
+    Role.POLICY_ADMIN: frozenset(
+        {Cap.VIEW_DASHBOARD, Cap.MANAGE_POLICY, Cap.MANAGE_INTEGRATIONS, Cap.VIEW_OPERATIONS, Cap.VIEW_CALIBRATION}
+    ),
+    Role.OPS: frozenset(
+        {
+            Cap.VIEW_DASHBOARD,
+            Cap.VIEW_ACCOUNTS,
+            Cap.MANAGE_INTEGRATIONS,
+            Cap.EXPORT_REPORTS,
+            Cap.VIEW_OPERATIONS,
+            Cap.VIEW_TEAM_METRICS,
+            Cap.VIEW_CALIBRATION,
+        }
+    ),
+    Role.AUDITOR: frozenset({Cap.VIEW_DASHBOARD, Cap.VIEW_AUDIT, Cap.VIEW_OPERATIONS}),
     # Kept apart from the other roles: whoever hands out roles should not also
     # decide cases or set policy, and nobody may change their own roles.
     Role.STAFF_ADMIN: frozenset({Cap.VIEW_DASHBOARD, Cap.MANAGE_STAFF}),

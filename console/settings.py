@@ -13,7 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from console.env import env_bool, env_choice, env_int, env_list, env_str
+from console.env import env_bool, env_choice, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -262,3 +262,12 @@ DOCKET_API_RATE_PER_MINUTE = env_int("DOCKET_API_RATE_PER_MINUTE", 60_000, minim
 DOCKET_API_AUTH_FAILURES_PER_MINUTE = env_int("DOCKET_API_AUTH_FAILURES_PER_MINUTE", 60, minimum=1)
 # Behind a proxy the caller's address is the last one the proxy appended to X-Forwarded-For.
 DOCKET_TRUST_X_FORWARDED_FOR = env_bool("DOCKET_BEHIND_PROXY", False)
+
+# --- Health and metrics ------------------------------------------------------------------
+# /livez and /healthz answer load balancers over plain HTTP too, and so does /metrics
+# (it needs a token or an allowed network; see docs/operations.md).
+SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^healthz$", r"^metrics$"]
+DOCKET_METRICS_TOKEN = env_str("DOCKET_METRICS_TOKEN")
+if DOCKET_METRICS_TOKEN and len(DOCKET_METRICS_TOKEN) < 24:
+    raise ImproperlyConfigured("DOCKET_METRICS_TOKEN must be a random value of at least 24 characters.")
+DOCKET_METRICS_NETWORKS = env_networks("DOCKET_METRICS_NETWORKS")

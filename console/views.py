@@ -10,12 +10,15 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from console import auth, services, throttle
+from console import auth, dashboard, health, services, throttle
+from console import metrics as metrics_
 from console.access import require
 from console.filters import AuditFilter
 from console.forms import CodeForm, StaffSettingsForm
@@ -169,9 +172,27 @@ def livez(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+@login_not_required
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Readiness: 200 when the database (and Redis, when configured) answer, 503 otherwise; public, nothing secret."""
+    healthy, body = health.report()
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+@login_not_required
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format, for a bearer token or an allowed network; 404 while neither is configured."""
+    if not metrics_.check_access(request):
+        raise PermissionDenied("A metrics token or an allowed network is needed.")
+    return HttpResponse(metrics_.exposition(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
 @require(Cap.VIEW_DASHBOARD)
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/home.html")
+    """The dashboard: what the signed-in user's roles may see (console.dashboard)."""
+    return render(request, "console/home.html", {"board": dashboard.dashboard_for(request.user)})
 
 
 @require(Cap.VIEW_AUDIT)

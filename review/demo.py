@@ -7,17 +7,35 @@ mild and non-graphic; child-safety ones are placeholders, never content.
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db.models import F, Max, Min, OuterRef, Subquery
 from django.utils import timezone
 
-from console.demo import DEMO_ACTOR
+from accounts.models import Account
+from console.demo import DEMO_ACTOR, demo_clock, quiet
 from review.adapters.defaults import LABEL_MAP
-from review.models import Integration, PolicyProfile, Scope, Threshold
-from review.services import create_api_key, create_integration, ingest_flags
+from review.models import (
+    CHILD_SAFETY,
+    Case,
+    CaseStatus,
+    Category,
+    Decision,
+    Flag,
+    Integration,
+    Outcome,
+    PolicyProfile,
+    Queue,
+    Scope,
+    Severity,
+    Threshold,
+)
+from review.services import Verdict, create_api_key, create_integration, ingest_flags, record_decision
 from review.services.policy import create_profile
 
 HARMLESS = [
@@ -159,6 +177,24 @@ def seed_integrations(log: Callable[[str], None]) -> None:
     log(f"integrations: {len(INTEGRATIONS)} with keys, profiles {', '.join(['Default', *PROFILES])}")
 
 
+# Relative traffic per UTC hour of the day: the platform's users are mostly awake in European daytime.
+DIURNAL = [3, 2, 2, 1, 1, 2, 3, 5, 7, 8, 9, 9, 9, 9, 9, 9, 9, 9, 8, 8, 7, 6, 5, 4]
+FLAG_DAYS = 30
+
+
+WAVE = (0.3, 2)  # three flags in ten came in the last two days: a wave the queues are still working through
+
+
+def _when(rng: random.Random, now: datetime) -> datetime:
+    """A moment in the last FLAG_DAYS days (or in the wave), busier in the day than at night."""
+    share, days = WAVE
+    span = days if rng.random() < share else FLAG_DAYS
+    while True:
+        moment = now - timedelta(minutes=rng.randint(1, 60 * 24 * span))
+        if rng.random() * max(DIURNAL) < DIURNAL[moment.hour]:
+            return moment
+
+
 def seed_flags(log: Callable[[str], None], *, count: int = 3000, seed: int = 7) -> None:
     rng = random.Random(seed)
     now = timezone.now()
@@ -185,7 +221,7 @@ def seed_flags(log: Callable[[str], None], *, count: int = 3000, seed: int = 7) 
                     "response": RESPONSES[harmful and rng.random() < 0.7],
                     "source": source,
                     "result": result,
-                    "occurred_at": (now - timedelta(minutes=rng.randint(1, 60 * 24 * 30))).isoformat(),
+                    "occurred_at": _when(rng, now).isoformat(),
                     "language": "en",
                     "metadata": {"model": rng.choice(["chat-large", "chat-small"]), "demo": True},
                 }
@@ -193,4 +229,134 @@ def seed_flags(log: Callable[[str], None], *, count: int = 3000, seed: int = 7) 
         for start in range(0, len(batch), 500):
             for outcome in ingest_flags(integration=integration, payloads=batch[start : start + 500]):
                 total[outcome.status] += 1
+    if total["created"]:
+        _as_if_sent_when_they_happened(integrations)
     log(f"flags: {total['created']} created, {total['duplicate']} already there")
+
+
+def _as_if_sent_when_they_happened(integrations: list[Integration]) -> None:
+    """The flags went in as one batch just now; date each as though the platform had sent it as it happened.
+
+    Cases then wait from their first flag and accounts are seen from theirs,
+    so the queues' ages and the dashboard's flags per hour look like a month of traffic.
+    """
+    flags = Flag.objects.filter(integration__in=integrations, external_id__startswith="demo-")
+    flags.update(received_at=F("occurred_at") + timedelta(seconds=2))
+    first = Flag.objects.filter(case=OuterRef("pk")).order_by("received_at").values("received_at")[:1]
+    Case.objects.filter(integration__in=integrations).update(created_at=Subquery(first), updated_at=Subquery(first))
+    seen = Flag.objects.filter(account=OuterRef("pk")).values("account")
+    Account.objects.filter(integration__in=integrations).update(
+        first_seen=Subquery(seen.annotate(t=Min("occurred_at")).values("t")),
+        last_seen=Subquery(seen.annotate(t=Max("occurred_at")).values("t")),
+    )
+
+
+# --- A month of review work --------------------------------------------------------------
+
+# Mean seconds from claim to decision; how much of the work each one does.
+REVIEWERS = {"reviewer": (42, 5), "reviewer2": (66, 4), "senior": (95, 2), "senior2": (58, 2)}
+WAIT_HOURS = 3.0  # a case waits this long on average before someone decides it
+LEFT_BEHIND = 0.03  # older cases nobody got to: past their SLA
+# The wave is more than the reviewers can take: of what came in since then, a quarter is decided.
+BACKLOG = (timedelta(hours=36), 0.25)
+ESCALATE = 0.04
+# Harassment's violating share falls in the last week (a classifier update that over-flags it): the
+# dashboard's calibration alert. Other categories keep their share.
+CALIBRATION_DRIFT = ("harassment", 0.75, 0.3)
+VIOLATING_SHARE = {0: 0.1, 1: 0.35, 2: 0.6, 3: 0.85}
+SEVERITY_FOR_LEVEL = {0: Severity.LOW, 1: Severity.LOW, 2: Severity.MEDIUM, 3: Severity.HIGH}
+
+
+def seed_review_history(log: Callable[[str], None], *, seed: int = 5) -> None:
+    """Reviewers worked the queues over the past month: most cases decided within hours of arriving.
+
+    Each decision goes through `record_decision` at its own moment (the demo
+    clock), so handling times, violations, audit entries and the dashboard's
+    counts are what that month would have left. Runs once: with any decision
+    already there it does nothing.
+    """
+    if Decision.objects.exists():
+        log("review history: decisions already there, nothing to do")
+        return
+    rng = random.Random(seed)
+    now = timezone.now()
+    users = {u.username: u for u in get_user_model().objects.filter(username__in=REVIEWERS)}
+    escalations = Queue.objects.filter(kind=Queue.Kind.ESCALATION).order_by("pk").first()
+    categories = {c.slug: c for c in Category.objects.all()}
+    plan: list[tuple[datetime, int, str]] = []  # (when, case, "decide" or "settle": a senior decides an escalation)
+    judged: dict[int, tuple[str, int]] = {}  # case → (category, level)
+    waiting = Case.objects.filter(status=CaseStatus.OPEN, queue__kind=Queue.Kind.REVIEW, created_at__lt=now)
+    for pk, created_at, category, level in waiting.order_by("created_at").values_list(
+        "pk", "created_at", "category_id", "level"
+    ):
+        judged[pk] = (category, level)
+        if now - created_at > timedelta(days=2) and rng.random() < LEFT_BEHIND:
+            continue
+        if now - created_at < BACKLOG[0] and rng.random() > BACKLOG[1]:
+            continue
+        when = created_at + timedelta(hours=rng.expovariate(1 / WAIT_HOURS))
+        if when < now - timedelta(minutes=10):
+            plan.append((when, pk, "decide"))
+    heapq.heapify(plan)
+    decided = violating = escalated = 0
+    if not plan:
+        log("review history: nothing to decide")
+        return
+    names, weights = list(REVIEWERS), [w for _, w in REVIEWERS.values()]
+    with demo_clock(plan[0][0]) as move_to, quiet("django.tasks"):
+        while plan:
+            when, pk, step = heapq.heappop(plan)
+            seniors = [n for n in names if n.startswith("senior")]
+            name = rng.choice(seniors) if step == "settle" else rng.choices(names, weights)[0]
+            handling = timedelta(seconds=max(8.0, rng.gammavariate(4, REVIEWERS[name][0] / 4)))
+            if not _hold(pk, users[name], claimed_at=when - handling, until=when + timedelta(minutes=10)):
+                continue
+            case = Case(pk=pk)  # record_decision locks and reads the row itself
+            move_to(when)
+            if step == "decide" and escalations is not None and rng.random() < ESCALATE:
+                record_decision(
+                    actor=users[name],
+                    case=case,
+                    verdict=Verdict(outcome=Outcome.ESCALATED, note="Not sure: context needed from a senior."),
+                )
+                escalated += 1
+                later = when + timedelta(hours=rng.uniform(1, 12))
+                if later < now - timedelta(minutes=10):
+                    heapq.heappush(plan, (later, pk, "settle"))
+                continue
+            category, level = judged[pk]
+            verdict = _verdict(rng, categories[category], level, recent=now - when < timedelta(days=7))
+            record_decision(actor=users[name], case=case, verdict=verdict)
+            decided += 1
+            violating += verdict.outcome == Outcome.VIOLATING
+    from accounts.rates import recompute
+
+    recompute()  # what the periodic window sweep would have done over the month
+    log(f"review history: {decided} cases decided over {FLAG_DAYS} days ({violating} violating), {escalated} escalated")
+
+
+def _hold(pk: int, reviewer: Any, *, claimed_at: datetime, until: datetime) -> bool:
+    """Give `reviewer` this very case from `claimed_at` (claim_next_case would pick by priority instead)."""
+    return bool(
+        Case.objects.filter(pk=pk, status=CaseStatus.OPEN).update(
+            status=CaseStatus.CLAIMED,
+            claimed_by=reviewer,
+            claimed_at=claimed_at,
+            lease_expires_at=until,
+            updated_at=claimed_at,
+        )
+    )
+
+
+def _verdict(rng: random.Random, category: Category, level: int, *, recent: bool) -> Verdict:
+    slug, before, after = CALIBRATION_DRIFT
+    if category.slug == CHILD_SAFETY:
+        share = 0.9
+    elif category.slug == slug:
+        share = after if recent else before
+    else:
+        share = VIOLATING_SHARE.get(level, 0.5)
+    if rng.random() >= share:
+        return Verdict(outcome=Outcome.NOT_VIOLATING)
+    severity = Severity.CRITICAL if category.slug == CHILD_SAFETY else SEVERITY_FOR_LEVEL.get(level)
+    return Verdict(outcome=Outcome.VIOLATING, category=category, severity=severity or Severity.MEDIUM)

@@ -115,6 +115,9 @@ class Page:
 PAGES: list[Page] = [
     Page("console:login", OPEN),
     Page("console:livez", OPEN),
+    Page("console:healthz", OPEN),
+    # Closed (404) until DOCKET_METRICS_TOKEN or DOCKET_METRICS_NETWORKS is set (test_health_and_metrics.py)
+    Page("console:metrics", OPEN, ok=404),
     Page("console:logout", OPEN, method="post", ok=302),
     Page("console:home", Cap.VIEW_DASHBOARD),
     Page("console:password_change", None),
