@@ -26,4 +26,5 @@ NAV: list[NavItem] = [
     NavItem("Categories", "console:policy_categories", (Cap.MANAGE_POLICY,)),
     NavItem("Rules", "accounts:rules", (Cap.MANAGE_POLICY,)),
     NavItem("Audit log", "console:audit", (Cap.VIEW_AUDIT,)),
+    NavItem("Exports", "console:exports", (Cap.EXPORT_REPORTS,)),
 ]

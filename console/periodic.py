@@ -33,6 +33,9 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("accounts.tasks.publish_dirty_statuses", timedelta(minutes=1)),
     PeriodicJob("accounts.tasks.sweep_violation_windows", timedelta(minutes=5)),
     PeriodicJob("accounts.tasks.evaluate_recent_accounts", timedelta(hours=1)),
+    # Exports: expired files out, stalled exports again; scheduled report mails.
+    PeriodicJob("console.tasks.sweep_exports", timedelta(minutes=15)),
+    PeriodicJob("console.tasks.enqueue_due_reports", timedelta(minutes=15)),
 ]
 
 

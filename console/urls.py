@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.status import status_view
-from console import policy_views, views
+from console import export_views, policy_views, views
 from console.api import api
 
 app_name = "console"
@@ -26,6 +26,13 @@ console_patterns = [
     path("policy/queues/<int:pk>/", policy_views.queue_edit, name="policy_queue"),
     path("policy/categories/", policy_views.categories, name="policy_categories"),
     path("policy/categories/<slug:slug>/", policy_views.category_edit, name="policy_category"),
+    # Exports and scheduled reports (console/export_views.py).
+    path("exports/", export_views.exports, name="exports"),
+    path("exports/run/<slug:name>/", export_views.export_run, name="export_run"),
+    path("exports/<int:pk>/progress/", export_views.export_progress, name="export_progress"),
+    path("exports/<int:pk>/download/", export_views.export_download, name="export_download"),
+    path("exports/subscribe/<slug:name>/", export_views.subscription_new, name="subscription_new"),
+    path("exports/subscriptions/<int:pk>/delete/", export_views.subscription_delete, name="subscription_delete"),
 ]
 
 urlpatterns = [
