@@ -20,6 +20,7 @@ from console.reports import services as reports
 from console.reports.forms import ReportFilterForm, SubscriptionForm
 from console.reports.writers import CONTENT_TYPES
 from console.roles import Cap
+from review.models import Integration
 
 
 def _report(name: str | None) -> Report:
@@ -33,25 +34,33 @@ def _page(request: HttpRequest, report: Report, *, form: ReportFilterForm | None
           subscription_form: SubscriptionForm | None = None, status: int = 200) -> HttpResponse:
     mine = Export.objects.filter(requested_by=request.user)
     page = keyset_page(mine, params=request.GET, order=("-id",), size=20)
-    subscriptions = ReportSubscription.objects.filter(user=request.user).order_by("id")
+    subscriptions = list(ReportSubscription.objects.filter(user=request.user).order_by("id"))
+    names = _integration_names([e.filters for e in page.items] + [s.filters for s in subscriptions])
     context: dict[str, Any] = {
         "reports": REPORTS.values(),
         "report": report,
         "form": form or ReportFilterForm(report=report),
         "subscription_form": subscription_form or SubscriptionForm(report=report, user=request.user, prefix="sub"),
         "page": page,
-        "exports": [(export, _describe(export)) for export in page.items],
-        "subscriptions": [(s, REPORTS.get(s.report), Filters.from_json(s.filters).describe()) for s in subscriptions],
+        "exports": [(export, _describe(export, names)) for export in page.items],
+        "subscriptions": [
+            (s, REPORTS.get(s.report), Filters.from_json(s.filters).describe(names)) for s in subscriptions
+        ],
         "stream_max_rows": settings.DOCKET_EXPORT_STREAM_MAX_ROWS,
         "keep_hours": settings.DOCKET_EXPORT_KEEP_HOURS,
     }
     return render(request, "console/exports.html", context, status=status)
 
 
-def _describe(export: Export) -> str:
+def _integration_names(filter_sets: list[dict[str, Any]]) -> dict[int, str]:
+    ids = {f["integration"] for f in filter_sets if f.get("integration") is not None}
+    return dict(Integration.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+
+
+def _describe(export: Export, names: dict[int, str]) -> str:
     report = REPORTS.get(export.report)
     title = report.title if report else export.report
-    return f"{title}: {Filters.from_json(export.filters).describe()}"
+    return f"{title}: {Filters.from_json(export.filters).describe(names)}"
 
 
 @require(Cap.EXPORT_REPORTS)

@@ -76,8 +76,11 @@ class Filters:
         """The first moment after the range: `to` counts whole."""
         return datetime.combine(self.date_to + timedelta(days=1), time.min, tzinfo=UTC) if self.date_to else None
 
-    def describe(self) -> str:
-        """A short sentence of the set filters, for the exports page and mails."""
+    def describe(self, integration_names: dict[int, str] | None = None) -> str:
+        """A short sentence of the set filters, for the exports page and mails.
+
+        A list passes the names of the integrations it shows, looked up once.
+        """
         parts = []
         if self.date_from or self.date_to:
             parts.append(f"{self.date_from or 'the start'} to {self.date_to or 'now'}")
@@ -87,9 +90,11 @@ class Filters:
             value = getattr(self, name)
             if value is not None:
                 if name == "integration":
-                    from review.models import Integration
+                    if integration_names is None:
+                        from review.models import Integration
 
-                    value = Integration.objects.filter(pk=value).values_list("name", flat=True).first() or value
+                        integration_names = dict(Integration.objects.filter(pk=value).values_list("pk", "name"))
+                    value = integration_names.get(value, value)
                 parts.append(f"{name} {value}")
         return ", ".join(parts)
 

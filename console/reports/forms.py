@@ -15,12 +15,15 @@ from console.models import ExportFormat, ReportSubscription
 from console.reports import Filters, Report
 from review.models import Category, Integration, Queue, Severity, Source
 
+# Only ISO days: 01/02/2025 means a different day in different countries.
+ISO_DAY = ["%Y-%m-%d"]
+
 
 class ReportFilterForm(forms.Form):
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}),
-                                help_text="UTC day, included.")
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}),
-                              help_text="UTC day, included.")
+    date_from = forms.DateField(required=False, label="From", input_formats=ISO_DAY, help_text="UTC day, included.",
+                                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    date_to = forms.DateField(required=False, label="To", input_formats=ISO_DAY, help_text="UTC day, included.",
+                              widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     integration = forms.ModelChoiceField(queryset=Integration.objects.order_by("name"), required=False,
                                          empty_label="Any integration")
     category = forms.ModelChoiceField(queryset=Category.objects.all(), to_field_name="slug", required=False,
