@@ -21,7 +21,10 @@ name without `bench`, and a (re)load empties its review and account tables):
 3. the same as JSON Lines (--formats csv,jsonl is the default).
 
 Each run waits (up to --wait-idle seconds) for the machine to go quiet and
-prints how much CPU the rest of the machine used during the export.
+prints how busy the machine was during the export, and the CPU time the
+export used on each side: the export process (from wait4) and the PostgreSQL
+processes serving it (the backend and its parallel workers, sampled from
+/proc), so that runs on a busy machine can still be compared.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -192,13 +196,68 @@ def wait_idle(limit: float) -> float:
             return load
 
 
-def export(env: dict[str, str], fmt: str, out: Path) -> dict[str, Any]:
+class BackendCpu(threading.Thread):
+    """CPU seconds used by the PostgreSQL processes serving the bench database while the export runs.
+
+    Polls /proc: the backends' titles name the database, their parallel
+    workers name the leader's pid. A worker that starts and ends between two
+    polls is missed, so this is a floor.
+    """
+
+    def __init__(self, database: str, exclude: set[int]) -> None:
+        super().__init__(daemon=True)
+        self.database, self.exclude = database, exclude
+        self.seen: dict[int, tuple[float, float]] = {}  # pid -> (first, last) CPU seconds
+        self.stop = threading.Event()
+
+    @staticmethod
+    def _cpu(pid: int) -> float | None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _ours(self) -> list[int]:
+        leaders, workers = [], []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) in self.exclude:
+                continue
+            try:
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if title.startswith("postgres:") and f" {self.database} " in title:
+                leaders.append(int(entry.name))
+            elif "parallel worker for PID" in title:
+                workers.append((int(entry.name), int(title.split()[-1])))
+        return leaders + [pid for pid, leader in workers if leader in leaders or leader in self.seen]
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for pid in self._ours():
+                cpu = self._cpu(pid)
+                if cpu is not None:
+                    first = self.seen.get(pid, (cpu, cpu))[0]
+                    self.seen[pid] = (first, cpu)
+            self.stop.wait(0.2)
+
+    @property
+    def seconds(self) -> float:
+        return sum(last - first for first, last in self.seen.values())
+
+
+def export(env: dict[str, str], fmt: str, out: Path, database: str, exclude: set[int]) -> dict[str, Any]:
     command = [sys.executable, "manage.py", "export_report", "violations", "--format", fmt, "--output", str(out)]
     busy0, total0 = cpu_times()
+    backend = BackendCpu(database, exclude)
+    backend.start()
     started = time.perf_counter()
     child = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
+    backend.stop.set()
+    backend.join()
     busy1, total1 = cpu_times()
     stderr = child.stderr.read() if child.stderr else ""
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -213,7 +272,7 @@ def export(env: dict[str, str], fmt: str, out: Path) -> dict[str, Any]:
     return {
         "format": fmt, "rows": rows, "wall_s": wall, "command_s": inside, "rows_per_s_wall": rows / wall,
         "rows_per_s_command": rows / inside, "peak_rss_mb": usage.ru_maxrss / 1024, "child_cpu_s": child_cpu,
-        "machine_cores_busy": machine, "bytes": out.stat().st_size,
+        "database_cpu_s": backend.seconds, "machine_cores_busy": machine, "bytes": out.stat().st_size,
     }
 
 
@@ -251,7 +310,9 @@ def main() -> None:
     env = bench_env(args.database_url)
     env["DOCKET_EXPORT_DIR"] = tempfile.mkdtemp(prefix="docket-bench-export-")
     ensure_database(args.database_url, env)
+    database = urlsplit(args.database_url).path.lstrip("/")
     with psycopg.connect(args.database_url, autocommit=True) as conn:
+        own_backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
         if args.reload or not loaded(conn):
             print(f"loading {VIOLATIONS:,} violations …", flush=True)
             timings = load(conn)
@@ -264,7 +325,7 @@ def main() -> None:
                 for run in range(1, args.runs + 1):
                     before = wait_idle(args.wait_idle)
                     out = Path(tmp) / f"violations-{run}.{fmt}"
-                    result = export(env, fmt, out)
+                    result = export(env, fmt, out, database, {own_backend})
                     result["load_before"] = before
                     result["check"] = check_file(conn, fmt, out)
                     out.unlink()
@@ -273,7 +334,8 @@ def main() -> None:
                         f"{fmt} run {run}: {result['rows']:,} rows in {result['wall_s']:.2f} s wall "
                         f"({result['rows_per_s_wall']:,.0f} rows/s; inside the command {result['command_s']:.2f} s, "
                         f"{result['rows_per_s_command']:,.0f} rows/s), peak RSS {result['peak_rss_mb']:.0f} MB, "
-                        f"child CPU {result['child_cpu_s']:.2f} s, file {result['bytes'] / 1e6:.0f} MB, "
+                        f"CPU: export process {result['child_cpu_s']:.2f} s, database {result['database_cpu_s']:.2f} s; "
+                        f"file {result['bytes'] / 1e6:.0f} MB, "
                         f"machine busy {result['machine_cores_busy']:.2f} of {os.cpu_count()} cores "
                         f"(before: {before:.2f}); {result['check']}",
                         flush=True,

@@ -20,6 +20,7 @@ class AccountRateReport(Report):
     time_label = "violations decided"
     filter_names = ("date_from", "date_to", "integration", "category", "severity", "state")
     states = list(EnforcementState.choices)
+    order = ("-in_period", "id")
 
     def _violations(self, filters: Filters) -> QuerySet[Any]:
         qs = in_range(Violation.objects.confirmed().filter(account_id=OuterRef("pk")), "confirmed_at", filters)
@@ -59,6 +60,3 @@ class AccountRateReport(Report):
             Column("first_seen", F("first_seen"), "time"),
             Column("last_seen", F("last_seen"), "time"),
         ]
-
-    def rows(self, filters: Filters) -> QuerySet[Any]:
-        return self.base(filters).order_by("-in_period", "id").values(**self.select())

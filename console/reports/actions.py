@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import Action, ActionState, Violation
 from console.reports.base import Column, Filters, Report, in_range
-from console.reports.violations import ordered
+from console.reports.expressions import ordered
 from review.models import Category
 
 
@@ -74,6 +74,7 @@ class ActionReport(Report):
     time_label = "proposed"
     filter_names = ("date_from", "date_to", "integration", "category", "severity", "state")
     states = list(ActionState.choices)
+    order = ("proposed_at", "id")
 
     def columns(self) -> list[Column]:
         return [
@@ -111,6 +112,3 @@ class ActionReport(Report):
         if filters.state:
             qs = qs.filter(state=filters.state)
         return qs
-
-    def rows(self, filters: Filters) -> QuerySet[Any]:
-        return self.base(filters).order_by("proposed_at", "id").values(**self.select())

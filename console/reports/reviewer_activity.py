@@ -53,7 +53,8 @@ class ReviewerActivityReport(Report):
             Column("avg_handling_seconds", Round(Avg("handling_seconds", output_field=FloatField()), 1), "float"),
         ]
 
-    def rows(self, filters: Filters) -> QuerySet[Any]:
-        select = self.select()
+    def rows(self, filters: Filters, *, joined: bool = False) -> QuerySet[Any]:
+        # Grouped by day and reviewer: the first two columns are the groups, the rest aggregates.
+        select = {f"c{i}": column.expr for i, column in enumerate(self.columns())}
         keys = {k: select.pop(k) for k in ("c0", "c1")}
         return self._decisions(filters).values(**keys).annotate(**select).order_by("c0", "c1")

@@ -75,6 +75,7 @@ def write_report(
     path: Path,
     chunk_rows: int | None = None,
     on_chunk: Callable[[int], None] | None = None,
+    rows_expected: int | None = None,
 ) -> int:
     """Write the report to `path` (through a `.part` file renamed at the end); return its row count.
 
@@ -85,7 +86,7 @@ def write_report(
     fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as out:
-            for data, count in chunks(report, filters, fmt, chunk_rows=chunk_rows):
+            for data, count in chunks(report, filters, fmt, chunk_rows=chunk_rows, rows_expected=rows_expected):
                 out.write(data)
                 rows += count
                 if on_chunk is not None and count:
@@ -193,7 +194,7 @@ def run_export(
 
         try:
             rows = write_report(report=report, filters=filters, fmt=export.format, path=export_dir() / name,
-                                chunk_rows=progress_every, on_chunk=on_chunk)
+                                chunk_rows=progress_every, on_chunk=on_chunk, rows_expected=total)
         finally:
             progress.close()
     except Exception as exc:

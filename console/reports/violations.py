@@ -4,85 +4,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connection
-from django.db.models import (
-    Case,
-    CharField,
-    Exists,
-    F,
-    OuterRef,
-    QuerySet,
-    StringAgg,
-    Subquery,
-    Value,
-    When,
-)
-from django.db.models.functions import Cast, Concat, Round
+from django.db.models import Case, CharField, Exists, F, Min, OuterRef, QuerySet, StringAgg, Value, When
+from django.db.models.functions import Cast, Concat
 
 from accounts.models import Action, Violation
-from console.reports.base import Column, Filters, Report, in_range
-from review.models import Flag, Level, Signal
+from console.reports.base import Column, Filters, Looked, Lookup, Report, in_range
+from console.reports.expressions import ScoreText, Words, level_name, ordered
+from review.models import Flag, Signal
 
 VIOLATION_STATES = [("confirmed", "Confirmed"), ("voided", "Voided (decision corrected)")]
 
 
-def level_name(field: str) -> Case:
-    return Case(*(When(**{field: level.value}, then=Value(level.label)) for level in Level), output_field=CharField())
+def case_evidence() -> QuerySet[Any]:
+    """Per case, the source and the signals of the flag that opened it: `category level score (label)`, strongest first.
 
-
-def ordered(field: str) -> dict[str, Any]:
-    """An aggregate's ORDER BY, where the database has one (SQLite before 3.44 does not)."""
-    return {"order_by": field} if connection.features.supports_aggregate_order_by_clause else {}
-
-
-def _source() -> Subquery:
-    return Subquery(Flag.objects.filter(case_id=OuterRef("case_id")).order_by("id").values("source")[:1])
-
-
-def _signals() -> Subquery:
-    """`category level score (source label)` for each signal of the first flag, strongest first.
-
-    The flag that opened the case: a case gathers the same content from the
-    same account, so its first flag speaks for all of them.
+    A case gathers the same content from the same account, so its first flag
+    speaks for all of them.
     """
-    text = Concat(
-        F("category_id"),
-        Value(" "),
-        level_name("level"),
-        Case(
-            When(score__isnull=True, then=Value("")),
-            default=Concat(Value(" "), Cast(Round("score", 3), CharField())),
-            output_field=CharField(),
-        ),
-        Value(" ("),
-        F("source_label"),
-        Value(")"),
-        output_field=CharField(),
+    earlier = Flag.objects.filter(case_id=OuterRef("flag__case_id"), id__lt=OuterRef("flag_id"))
+    text = Words(F("category_id"), level_name("level"), ScoreText("score"), Concat(Value("("), F("source_label"),
+                                                                                  Value(")")))
+    return (
+        Signal.objects.filter(flag__case_id__isnull=False)
+        .filter(~Exists(earlier))
+        .values(key=F("flag__case_id"))
+        .annotate(source=Min("flag__source"), signals=StringAgg(text, Value("; "), **ordered("-level")))
     )
-    signals = (
-        Signal.objects.filter(flag_id=Subquery(Flag.objects.filter(case_id=OuterRef(OuterRef("case_id")))
-                                                .order_by("id").values("id")[:1]))
-        .values("flag_id")
-        .annotate(text=StringAgg(text, Value("; "), **ordered("-level")))
-        .values("text")
-    )
-    return Subquery(signals, output_field=CharField())
 
 
-def _actions() -> Subquery:
-    """The actions that cite this violation as evidence: `#id kind state`."""
-    through = Action.evidence.through
-    text = Concat(
-        Value("#"), Cast("action_id", CharField()), Value(" "), F("action__kind"), Value(" "), F("action__state"),
-        output_field=CharField(),
-    )
-    actions = (
-        through.objects.filter(violation_id=OuterRef("pk"))
-        .values("violation_id")
+def violation_actions() -> QuerySet[Any]:
+    """Per violation, the actions that cite it as evidence: `#id kind state`."""
+    text = Words(Concat(Value("#"), Cast("action_id", CharField())), F("action__kind"), F("action__state"))
+    return (
+        Action.evidence.through.objects.values(key=F("violation_id"))
         .annotate(text=StringAgg(text, Value(", "), **ordered("action_id")))
-        .values("text")
     )
-    return Subquery(actions, output_field=CharField())
 
 
 class ViolationReport(Report):
@@ -95,6 +51,10 @@ class ViolationReport(Report):
     time_label = "decided"
     filter_names = ("date_from", "date_to", "integration", "category", "severity", "source", "queue", "state")
     states = VIOLATION_STATES
+    order = ("confirmed_at", "id")
+
+    def lookups(self) -> dict[str, Lookup]:
+        return {"evidence": Lookup("case_id", case_evidence), "actions": Lookup("id", violation_actions)}
 
     def columns(self) -> list[Column]:
         return [
@@ -104,14 +64,13 @@ class ViolationReport(Report):
             Column("account", F("account__user_hash")),
             Column("category", F("category_id")),
             Column("severity", F("severity")),
-            Column("source", _source()),
-            Column("signals", _signals(), guard=True),
+            Column("source", Looked("evidence", "source")),
+            Column("signals", Looked("evidence", "signals"), guard=True),
             Column("reviewer", F("decision__reviewer__username"), guard=True),
             Column("case", F("case_id"), "int"),
-            Column("queue", F("case__queue__slug")),
             Column("decision", F("decision_id"), "int"),
             Column("state", Case(When(voided_at__isnull=True, then=Value("confirmed")), default=Value("voided"))),
-            Column("actions", _actions()),
+            Column("actions", Looked("actions", "text")),
         ]
 
     def base(self, filters: Filters) -> QuerySet[Any]:
@@ -129,6 +88,3 @@ class ViolationReport(Report):
         if filters.state:
             qs = qs.filter(voided_at__isnull=filters.state == "confirmed")
         return qs
-
-    def rows(self, filters: Filters) -> QuerySet[Any]:
-        return self.base(filters).order_by("confirmed_at", "id").values(**self.select())

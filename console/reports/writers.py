@@ -25,9 +25,11 @@ from typing import Any
 
 from django.db import connection
 
-from console.reports.base import Column, Filters, Report
+from console.reports.base import Column, Filters, Looked, Report
 
 CHUNK_BYTES = 256 * 1024
+# From this many rows a PostgreSQL export joins its lookups once rather than looking them up row by row.
+JOIN_LOOKUPS_FROM_ROWS = 20_000
 FORMATS = ("csv", "jsonl")
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -50,12 +52,19 @@ def header(report: Report, fmt: str) -> bytes:
 
 
 def chunks(
-    report: Report, filters: Filters, fmt: str, *, chunk_bytes: int = CHUNK_BYTES, chunk_rows: int | None = None
+    report: Report,
+    filters: Filters,
+    fmt: str,
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+    chunk_rows: int | None = None,
+    rows_expected: int | None = None,
 ) -> Iterator[tuple[bytes, int]]:
     """The whole file (CSV header included) in chunks, each with how many rows it holds.
 
     A chunk ends once it holds `chunk_bytes` bytes, or `chunk_rows` rows when
     that is given (a background export reports its progress between chunks).
+    `rows_expected`, when the caller has counted, saves counting again.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
@@ -63,7 +72,11 @@ def chunks(
     if first:
         yield first, 0
     if connection.vendor == "postgresql":
-        yield from _copy_chunks(report, filters, fmt, chunk_bytes, chunk_rows or 2**62)
+        joined = bool(report.lookups()) and (
+            rows_expected if rows_expected is not None
+            else count_rows(report, filters, limit=JOIN_LOOKUPS_FROM_ROWS + 1)
+        ) > JOIN_LOOKUPS_FROM_ROWS
+        yield from _copy_chunks(report, filters, fmt, chunk_bytes, chunk_rows or 2**62, joined=joined)
     else:
         yield from _python_chunks(report, filters, fmt, chunk_bytes, chunk_rows or 2**62)
 
@@ -94,13 +107,34 @@ def _sql_value(column: Column, ref: str, *, fmt: str) -> str:
     return ref
 
 
-def copy_sql(report: Report, filters: Filters, fmt: str) -> tuple[str, tuple[Any, ...]]:
-    """The COPY statement for the report, with its parameters (bound on the client by psycopg)."""
-    inner, params = report.rows(filters).query.sql_with_params()
+def copy_sql(report: Report, filters: Filters, fmt: str, *, joined: bool = False) -> tuple[str, list[Any]]:
+    """The COPY statement for the report, with its parameters (bound on the client by psycopg).
+
+    The report's rows are a subquery behind OFFSET 0, so that each of its
+    columns is computed once however often the formatting names it. Joined,
+    each lookup's grouped rows are joined to it by key and the ordering is done
+    last.
+    """
     quote = connection.ops.quote_name
-    values = [
-        (column.name, _sql_value(column, f"r.{quote(f'c{i}')}", fmt=fmt)) for i, column in enumerate(report.columns())
-    ]
+    inner, inner_params = report.rows(filters, joined=joined).query.sql_with_params()
+    params = list(inner_params)
+    source, order = f"({inner} OFFSET 0) AS r", ""
+    if joined:
+        for name, lookup in report.lookups().items():
+            sql, lookup_params = lookup.rows().query.sql_with_params()
+            alias = quote(f"l_{name}")
+            source += f" LEFT JOIN ({sql}) AS {alias} ON {alias}.{quote('key')} = r.{quote(f'k_{name}')}"
+            params += lookup_params
+        order = " ORDER BY " + ", ".join(
+            f"r.{quote(f'o{n}')}{' DESC' if field.startswith('-') else ''}" for n, field in enumerate(report.order)
+        )
+
+    def ref(i: int, column: Column) -> str:
+        if joined and isinstance(column.expr, Looked):
+            return f"{quote('l_' + column.expr.lookup)}.{quote(column.expr.field)}"
+        return f"r.{quote(f'c{i}')}"
+
+    values = [(column.name, _sql_value(column, ref(i, column), fmt=fmt)) for i, column in enumerate(report.columns())]
     if fmt == "csv":
         select = ", ".join(f"{value} AS {quote(name)}" for name, value in values)
         options = "FORMAT csv"
@@ -111,13 +145,13 @@ def copy_sql(report: Report, filters: Filters, fmt: str) -> tuple[str, tuple[Any
         # CSV mode with them as quote and delimiter copies each object out untouched.
         options = "FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'"
     # Column names and expressions are the report's own; values travel as parameters.
-    return f"COPY (SELECT {select} FROM ({inner}) AS r) TO STDOUT WITH ({options})", params  # noqa: S608
+    return f"COPY (SELECT {select} FROM {source}{order}) TO STDOUT WITH ({options})", params  # noqa: S608
 
 
 def _copy_chunks(
-    report: Report, filters: Filters, fmt: str, chunk_bytes: int, chunk_rows: int
+    report: Report, filters: Filters, fmt: str, chunk_bytes: int, chunk_rows: int, *, joined: bool
 ) -> Iterator[tuple[bytes, int]]:
-    sql, params = copy_sql(report, filters, fmt)
+    sql, params = copy_sql(report, filters, fmt, joined=joined)
     buffer, rows = bytearray(), 0
     with connection.cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
         # Each block psycopg reads from a COPY TO is exactly one row.

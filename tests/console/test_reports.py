@@ -21,8 +21,8 @@ from accounts.services import apply_action, approve_action, propose_action
 from console.reports import REPORTS, Filters, get_report
 from console.reports.writers import chunks, count_rows
 from review.models import Category, Decision, Outcome, Queue, Severity
-from review.services import Verdict, correct_decision
-from tests.factories import make_case, make_decision, make_integration, make_violation
+from review.services import Verdict, correct_decision, ingest_flags
+from tests.factories import flag_payload, make_case, make_decision, make_integration, make_violation
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +76,6 @@ def test_it_writes_one_violation_row_per_violating_decision_with_the_database_va
         assert "violence" in first["signals"]
         assert first["reviewer"] == "rita"
         assert int(first["case"]) == hate.case_id
-        assert first["queue"] == hate.case.queue.slug
         assert first["state"] == "confirmed"
         assert first["actions"] == f"#{action.pk} warn proposed"
         assert rows[1]["actions"] in ("", None)  # an empty cell, a JSON null
@@ -248,6 +247,31 @@ def test_copy_counts_a_row_whose_text_spans_lines_as_one(acme, reviewer, senior)
     assert row["reason"] == "line one\nline two"
     [line] = export("actions", "jsonl")
     assert line["reason"] == "line one\nline two"
+
+
+@pytest.mark.postgres
+def test_a_large_export_joins_its_lookups_once_and_writes_the_same_file(acme, reviewer, senior, monkeypatch) -> None:
+    from console.reports import writers
+
+    violations = [make_violation(acme, reviewer, user=f"u{n}", category=("hate", "sexual")[n % 2],
+                                 result={"signals": [{"category": "hate", "score": 0.5 + n / 100},
+                                                     {"category": "sexual", "score": 0.25}]})
+                  for n in range(6)]
+    propose_action(actor=senior, account=violations[0].account, kind=ActionKind.WARN, reason="r",
+                   evidence=violations[:2])
+    # A flag below every threshold has signals but no case: it must not gather into the lookup.
+    ingest_flags(integration=acme, payloads=[flag_payload(user="below", result={"signals": [
+        {"category": "hate", "level": "negligible"}]})])
+    looked_up = {fmt: b"".join(c for c, _ in chunks(get_report("violations"), Filters(), fmt)) for fmt in ("csv",
+                                                                                                       "jsonl")}
+    monkeypatch.setattr(writers, "JOIN_LOOKUPS_FROM_ROWS", 2)
+
+    for fmt in ("csv", "jsonl"):
+        joined = b"".join(c for c, _ in chunks(get_report("violations"), Filters(category="hate"), fmt))
+        assert b"LEFT JOIN" in writers.copy_sql(get_report("violations"), Filters(), fmt, joined=True)[0].encode()
+        everything = b"".join(c for c, _ in chunks(get_report("violations"), Filters(), fmt))
+        assert everything == looked_up[fmt]
+        assert len(joined.splitlines()) == (4 if fmt == "csv" else 3)
 
 
 @pytest.mark.postgres
