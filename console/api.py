@@ -186,7 +186,9 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 
 from accounts.api import router as accounts_router  # noqa: E402
+from console.reports.api import router as reports_router  # noqa: E402
 from review.api import router as review_router  # noqa: E402
 
 api.add_router("/", review_router)
 api.add_router("/", accounts_router)
+api.add_router("/", reports_router)

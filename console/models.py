@@ -85,6 +85,17 @@ class AuditVerb(models.TextChoices):
     API_KEY_RATE_CHANGED = "api_key.rate_changed", "API key rate limit changed"
     USAGE_RECORDED = "usage.recorded", "Usage reported"
 
+    # Exports and scheduled reports (console/reports/).
+    REPORT_EXPORTED = "report.exported", "Report exported (streamed)"
+    EXPORT_REQUESTED = "export.requested", "Background export requested"
+    EXPORT_COMPLETED = "export.completed", "Background export written"
+    EXPORT_FAILED = "export.failed", "Background export failed"
+    EXPORT_DOWNLOADED = "export.downloaded", "Export file downloaded"
+    EXPORT_EXPIRED = "export.expired", "Export file deleted after its keep time"
+    SUBSCRIPTION_CREATED = "report_subscription.created", "Report subscription created"
+    SUBSCRIPTION_DELETED = "report_subscription.deleted", "Report subscription deleted"
+    REPORT_MAILED = "report.mailed", "Scheduled report mailed"
+
 
 class DocumentVersion(models.Model):
     """One saved state of a versioned policy document: a profile, a source's mappings, the routing, a rule.
@@ -308,3 +319,93 @@ class HourlyCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric} {self.hour:%Y-%m-%d %H}h {self.key}/{self.subkey}: {self.value}"
+
+
+# --- Exports and scheduled reports (console/reports/) -----------------------------
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    JSONL = "jsonl", "JSON Lines"
+
+
+class ReportSubscription(models.Model):
+    """An ops user's standing order for a report, mailed once per day or week."""
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "Daily (the previous day)"
+        WEEKLY = "weekly", "Weekly (the previous Monday to Sunday)"
+
+    class Delivery(models.TextChoices):
+        ATTACHMENT = "attachment", "As an attachment"
+        LINK = "link", "As a link to the file"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_subscriptions")
+    report = models.CharField(max_length=40)
+    filters = models.JSONField(default=dict, blank=True, help_text="Report filters, without the dates.")
+    format = models.CharField(max_length=5, choices=ExportFormat.choices, default=ExportFormat.CSV)
+    frequency = models.CharField(max_length=6, choices=Frequency.choices)
+    delivery = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.ATTACHMENT)
+    created_at = models.DateTimeField()
+    # The period last mailed ("2025-06-01" or "2025-W22"): claiming the next one
+    # is a conditional UPDATE on it, so each period is mailed once.
+    last_period = models.CharField(max_length=10, blank=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["user", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.report} {self.frequency} for {self.user}"
+
+
+class ExportState(models.TextChoices):
+    PENDING = "pending", "Waiting for a worker"
+    RUNNING = "running", "Running"
+    DONE = "done", "Ready"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired (file deleted)"
+
+
+class Export(models.Model):
+    """A report written to a file by a background task, downloadable by its owner until it expires."""
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    report = models.CharField(max_length=40)
+    filters = models.JSONField(default=dict, blank=True)
+    format = models.CharField(max_length=5, choices=ExportFormat.choices)
+    subscription = models.ForeignKey(
+        ReportSubscription, null=True, blank=True, on_delete=models.SET_NULL, related_name="exports"
+    )
+    state = models.CharField(max_length=8, choices=ExportState.choices, default=ExportState.PENDING)
+    rows_done = models.PositiveBigIntegerField(default=0)
+    rows_total = models.PositiveBigIntegerField(null=True, blank=True)
+    file_name = models.CharField(max_length=200, blank=True, help_text="Inside DOCKET_EXPORT_DIR.")
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True, help_text="Last progress report of the running task.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["requested_by", "-id"], name="export_owner"),
+            models.Index(fields=["expires_at"], condition=models.Q(state="done"), name="export_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.report})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (ExportState.PENDING, ExportState.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if self.state == ExportState.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(100, self.rows_done * 100 // self.rows_total)

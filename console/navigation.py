@@ -32,4 +32,5 @@ NAV: list[NavItem] = [
     NavItem("Retention", "console:policy_retention", (Cap.MANAGE_POLICY,)),
     NavItem("Audit log", "console:audit", (Cap.VIEW_AUDIT,)),
     NavItem("Staff", "console:staff", (Cap.MANAGE_STAFF,)),
+    NavItem("Exports", "console:exports", (Cap.EXPORT_REPORTS,)),
 ]

@@ -36,6 +36,9 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("review.tasks.apply_text_retention", timedelta(hours=1)),
     PeriodicJob("review.tasks.roll_up_calibration", timedelta(hours=1)),
     PeriodicJob("console.tasks.aggregate_hourly_counts", timedelta(minutes=5)),
+    # Exports: expired files out, stalled exports again; scheduled report mails.
+    PeriodicJob("console.tasks.sweep_exports", timedelta(minutes=15)),
+    PeriodicJob("console.tasks.enqueue_due_reports", timedelta(minutes=15)),
 ]
 
 

@@ -271,3 +271,35 @@ DOCKET_METRICS_TOKEN = env_str("DOCKET_METRICS_TOKEN")
 if DOCKET_METRICS_TOKEN and len(DOCKET_METRICS_TOKEN) < 24:
     raise ImproperlyConfigured("DOCKET_METRICS_TOKEN must be a random value of at least 24 characters.")
 DOCKET_METRICS_NETWORKS = env_networks("DOCKET_METRICS_NETWORKS")
+
+# --- Exports and scheduled reports (console/reports/) ------------------------------
+# Background exports are written here; web and worker processes must share it
+# (one machine, or a shared volume) so the web process can serve what a worker wrote.
+DOCKET_EXPORT_DIR = Path(env_str("DOCKET_EXPORT_DIR", str(BASE_DIR / "var" / "exports")))
+DOCKET_EXPORT_KEEP_HOURS = env_int("DOCKET_EXPORT_KEEP_HOURS", 72, minimum=1)
+# A report with more rows than this becomes a background export with a progress bar;
+# up to it, the browser gets the file streamed straight away.
+DOCKET_EXPORT_STREAM_MAX_ROWS = env_int("DOCKET_EXPORT_STREAM_MAX_ROWS", 50_000, minimum=0)
+# A scheduled report's file larger than this is mailed as a link instead of an attachment.
+DOCKET_EXPORT_MAIL_MAX_BYTES = env_int("DOCKET_EXPORT_MAIL_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# How links in e-mails start, e.g. https://docket.example.com (no trailing slash).
+DOCKET_BASE_URL = env_str("DOCKET_BASE_URL").rstrip("/")
+
+# E-mail (scheduled reports): SMTP from the environment; with DEBUG, mails are printed to the console.
+if DEBUG and not env_str("EMAIL_HOST"):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": env_str("EMAIL_HOST", "localhost"),
+                "port": env_int("EMAIL_PORT", 25, minimum=1),
+                "username": env_str("EMAIL_HOST_USER"),
+                "password": env_str("EMAIL_HOST_PASSWORD"),
+                "use_tls": env_bool("EMAIL_USE_TLS", False),
+                "timeout": 30,
+            },
+        }
+    }
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "docket@localhost")

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from console.models import Heartbeat
 from console.periodic import enqueue_periodic
+from console.reports import services as reports
 
 
 @task
@@ -33,3 +34,30 @@ def enqueue_periodic_job(task_path: str) -> str:
     Task, which hands the declared job to the configured backend.
     """
     return enqueue_periodic(task_path)
+
+
+# --- Exports and scheduled reports (console/reports/services.py) --------------------
+
+
+@task
+def run_export(export_id: int) -> str:
+    """Write a requested background export; a second run finds it claimed and does nothing."""
+    export = reports.run_export(export_id=export_id)
+    return export.state if export is not None else "not claimed"
+
+
+@task
+def sweep_exports() -> int:
+    """Delete export files past DOCKET_EXPORT_KEEP_HOURS; run again exports whose worker vanished."""
+    return reports.sweep_exports()
+
+
+@task
+def enqueue_due_reports() -> int:
+    """Enqueue the mail of every report subscription whose last day or week has not been sent."""
+    return reports.enqueue_due_reports()
+
+
+@task
+def send_scheduled_report(subscription_id: int, period: str) -> bool:
+    return reports.send_scheduled_report(subscription_id=subscription_id, period_key=period)

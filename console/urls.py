@@ -4,7 +4,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.status import status_view
-from console import calibration_views, policy_views, retention_views, staff_views, twofactor_views, views
+from console import (
+    calibration_views,
+    export_views,
+    policy_views,
+    retention_views,
+    staff_views,
+    twofactor_views,
+    views,
+)
 from console.api import api
 
 app_name = "console"
@@ -67,6 +75,13 @@ console_patterns = [
     path("policy/calibration/profiles/<int:pk>/", calibration_views.calibration_rate, name="policy_calibration_rate"),
     path("policy/retention/", retention_views.retention, name="policy_retention"),
     path("policy/retention/<int:pk>/", retention_views.retention_edit, name="policy_retention_edit"),
+    # Exports and scheduled reports (console/export_views.py).
+    path("exports/", export_views.exports, name="exports"),
+    path("exports/run/<slug:name>/", export_views.export_run, name="export_run"),
+    path("exports/<int:pk>/progress/", export_views.export_progress, name="export_progress"),
+    path("exports/<int:pk>/download/", export_views.export_download, name="export_download"),
+    path("exports/subscribe/<slug:name>/", export_views.subscription_new, name="subscription_new"),
+    path("exports/subscriptions/<int:pk>/delete/", export_views.subscription_delete, name="subscription_delete"),
 ]
 
 urlpatterns = [

@@ -95,3 +95,14 @@ def make_decision(case: Any = None, reviewer: Any = None, **verdict: Any) -> Any
 
     verdict.setdefault("outcome", Outcome.NOT_VIOLATING)
     return record_decision(actor=reviewer, case=hold(case or make_case(), reviewer), verdict=Verdict(**verdict))
+
+
+def make_violation(integration: Integration | None = None, reviewer: Any = None, *, category: str = "hate",
+                   severity: str = "high", **flag: Any) -> Any:
+    """A violating decision the real way (flag, case, decision) and the violation it made."""
+    from review.models import Category, Outcome
+
+    flag.setdefault("result", {"signals": [{"category": category, "level": "high"}]})
+    decision = make_decision(make_case(integration, **flag), reviewer, outcome=Outcome.VIOLATING,
+                             category=Category.objects.get(slug=category), severity=severity)
+    return decision.violation

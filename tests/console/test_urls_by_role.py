@@ -101,6 +101,28 @@ def _someone() -> dict[str, int]:
     from django.contrib.auth import get_user_model
 
     return {"pk": get_user_model().objects.create_user(f"someone{make_integration().pk}").pk}
+def _someones_export() -> dict[str, int]:
+    from django.utils import timezone
+
+    from console.models import Export
+    from console.services import create_staff
+
+    owner = create_staff(actor=None, username=f"exporter{make_integration().pk}", password="a-long-pass-4-tests",
+                         role=Role.OPS)
+    return {"pk": Export.objects.create(requested_by=owner, report="violations", format="csv",
+                                        created_at=timezone.now()).pk}
+
+
+def _someones_subscription() -> dict[str, int]:
+    from django.utils import timezone
+
+    from console.models import ReportSubscription
+    from console.services import create_staff
+
+    owner = create_staff(actor=None, username=f"subscriber{make_integration().pk}", password="a-long-pass-4-tests",
+                         role=Role.OPS)
+    return {"pk": ReportSubscription.objects.create(user=owner, report="violations", frequency="daily",
+                                                    created_at=timezone.now()).pk}
 
 
 @dataclass(frozen=True)
@@ -217,6 +239,14 @@ PAGES: list[Page] = [
     Page("console:policy_retention_edit", Cap.MANAGE_POLICY, kwargs=lambda: {"pk": make_integration().pk}),
     # An empty limit means "the default": saved, then back to the integration.
     Page("review:key_rate", Cap.MANAGE_INTEGRATIONS, kwargs=_key, method="post", ok=302),
+    # Exports: an empty form is a form error (400); another person's export or subscription is a 404.
+    Page("console:exports", Cap.EXPORT_REPORTS),
+    Page("console:export_run", Cap.EXPORT_REPORTS, kwargs=lambda: {"name": "violations"}, method="post", ok=400),
+    Page("console:export_progress", Cap.EXPORT_REPORTS, kwargs=_someones_export, ok=404),
+    Page("console:export_download", Cap.EXPORT_REPORTS, kwargs=_someones_export, ok=404),
+    Page("console:subscription_new", Cap.EXPORT_REPORTS, kwargs=lambda: {"name": "violations"}, method="post",
+         ok=400),
+    Page("console:subscription_delete", Cap.EXPORT_REPORTS, kwargs=_someones_subscription, method="post", ok=404),
 ]
 
 NOT_CONSOLE = ("api", "djdt")

@@ -1,0 +1,90 @@
+"""The violation report: one row per violating decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Case, CharField, Exists, F, Min, OuterRef, QuerySet, StringAgg, Value, When
+from django.db.models.functions import Cast, Concat
+
+from accounts.models import Action, Violation
+from console.reports.base import Column, Filters, Looked, Lookup, Report, in_range
+from console.reports.expressions import ScoreText, Words, level_name, ordered
+from review.models import Flag, Signal
+
+VIOLATION_STATES = [("confirmed", "Confirmed"), ("voided", "Voided (decision corrected)")]
+
+
+def case_evidence() -> QuerySet[Any]:
+    """Per case, the source and the signals of the flag that opened it: `category level score (label)`, strongest first.
+
+    A case gathers the same content from the same account, so its first flag
+    speaks for all of them.
+    """
+    earlier = Flag.objects.filter(case_id=OuterRef("flag__case_id"), id__lt=OuterRef("flag_id"))
+    text = Words(F("category_id"), level_name("level"), ScoreText("score"), Concat(Value("("), F("source_label"),
+                                                                                  Value(")")))
+    return (
+        Signal.objects.filter(flag__case_id__isnull=False)
+        .filter(~Exists(earlier))
+        .values(key=F("flag__case_id"))
+        .annotate(source=Min("flag__source"), signals=StringAgg(text, Value("; "), **ordered("-level")))
+    )
+
+
+def violation_actions() -> QuerySet[Any]:
+    """Per violation, the actions that cite it as evidence: `#id kind state`."""
+    text = Words(Concat(Value("#"), Cast("action_id", CharField())), F("action__kind"), F("action__state"))
+    return (
+        Action.evidence.through.objects.values(key=F("violation_id"))
+        .annotate(text=StringAgg(text, Value(", "), **ordered("action_id")))
+    )
+
+
+class ViolationReport(Report):
+    name = "violations"
+    title = "Violations"
+    description = (
+        "One row per violating decision: when it was decided, the account, category and severity, the source and "
+        "signals of the flag that opened the case, the reviewer, the case and any action that cites it."
+    )
+    time_label = "decided"
+    filter_names = ("date_from", "date_to", "integration", "category", "severity", "source", "queue", "state")
+    states = VIOLATION_STATES
+    order = ("confirmed_at", "id")
+
+    def lookups(self) -> dict[str, Lookup]:
+        return {"evidence": Lookup("case_id", case_evidence), "actions": Lookup("id", violation_actions)}
+
+    def columns(self) -> list[Column]:
+        return [
+            Column("decided_at", F("confirmed_at"), "time"),
+            Column("occurred_at", F("occurred_at"), "time"),
+            Column("integration", F("account__integration__name"), guard=True),
+            Column("account", F("account__user_hash")),
+            Column("category", F("category_id")),
+            Column("severity", F("severity")),
+            Column("source", Looked("evidence", "source")),
+            Column("signals", Looked("evidence", "signals"), guard=True),
+            Column("reviewer", F("decision__reviewer__username"), guard=True),
+            Column("case", F("case_id"), "int"),
+            Column("decision", F("decision_id"), "int"),
+            Column("state", Case(When(voided_at__isnull=True, then=Value("confirmed")), default=Value("voided"))),
+            Column("actions", Looked("actions", "text")),
+        ]
+
+    def base(self, filters: Filters) -> QuerySet[Any]:
+        qs = in_range(Violation.objects.all(), "confirmed_at", filters)
+        if filters.integration is not None:
+            qs = qs.filter(account__integration_id=filters.integration)
+        if filters.category:
+            qs = qs.filter(category_id=filters.category)
+        if filters.severity:
+            qs = qs.filter(severity=filters.severity)
+        if filters.source:
+            qs = qs.filter(Exists(Flag.objects.filter(case_id=OuterRef("case_id"), source=filters.source)))
+        if filters.queue:
+            qs = qs.filter(case__queue__slug=filters.queue)
+        if filters.state:
+            qs = qs.filter(voided_at__isnull=filters.state == "confirmed")
+        return qs
