@@ -52,7 +52,9 @@ ZERO_WIDTH = "\u200b-\u200d\u2060-\u2064\ufeff\u00ad\u034f\u180e\u115f\u1160\u31
 TAGS = "\U000e0000-\U000e007f"  # invisible copies of ASCII: "ASCII smuggling"
 VARIATION_SUPPLEMENT = "\U000e0100-\U000e01ef"
 CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029"  # not tab, newline, carriage return
-_HIDDEN = re.compile(f"[{BIDI}{ZERO_WIDTH}{TAGS}{VARIATION_SUPPLEMENT}{CONTROL}]")
+# A run of tag characters is one marker that spells out the text it hides; any other hidden
+# character is a marker of its own.
+_HIDDEN = re.compile(f"[{TAGS}]{{2,}}|[{BIDI}{ZERO_WIDTH}{TAGS}{VARIATION_SUPPLEMENT}{CONTROL}]")
 _CONTROL = re.compile(f"[{CONTROL}]")
 _ZWJ = "\u200d"
 
@@ -171,6 +173,13 @@ def _marker(ch: str) -> str:
     return f'<span class="hidden-char" title="{_escape(name)}">\u27e6{_escape(label)}\u27e7</span>'
 
 
+def _tag_run(run: str) -> str:
+    """One marker for a run of tag characters, spelling the ASCII they hide."""
+    spelt = "".join(chr(ord(ch) - 0xE0000) if 0xE0020 <= ord(ch) <= 0xE007E else "\ufffd" for ch in run)
+    title = f"{len(run)} Unicode tag characters (U+E0000-E007F): invisible text a model may read"
+    return f'<span class="hidden-char" title="{title}">\u27e6hidden tag text: {_escape(spelt)}\u27e7</span>'
+
+
 def _escape(text: str) -> str:
     # What Django's escape() does, without its per-call wrapping: this runs once per piece of a long text.
     return html.escape(text, quote=True)
@@ -180,7 +189,7 @@ def reveal(value: object) -> SafeString:
     """HTML for `value` with every hidden character shown as a marker and every mixed-script word
     highlighted; everything else escaped."""
     text = "" if value is None else str(value)
-    hidden: list[int] = []
+    hidden: list[tuple[int, int]] = []
     cut = len(text)  # from here on hidden characters are taken out instead of marked
     for match in _HIDDEN.finditer(text):
         at = match.start()
@@ -189,9 +198,9 @@ def reveal(value: object) -> SafeString:
         if len(hidden) == MAX_MARKERS:
             cut = at
             break
-        hidden.append(at)
+        hidden.append((at, match.end()))
     # Hidden characters are not letters, so they never fall inside a word: the pieces never overlap.
-    pieces = [(at, at + 1, _marker(text[at])) for at in hidden] + [
+    pieces = [(at, end, _marker(text[at]) if end - at == 1 else _tag_run(text[at:end])) for at, end in hidden] + [
         (start, end, f'<span class="mixed-script" title="mixes {scripts} letters">{_escape(text[start:end])}</span>')
         for start, end, scripts in _mixed_words(text[:cut], limit=MAX_MARKERS)
     ]
