@@ -36,7 +36,7 @@ def operations() -> list[tuple[str, str]]:
     for path, item in schema["paths"].items():
         for method, operation in item.items():
             if operation.get("security"):
-                found.append((method.upper(), path.replace("{flag_id}", "req-1").replace("{user}", "u1")))
+                found.append((method.upper(), path.replace("{flag_id}", "req-1").replace("{user}", "u1").replace("{name}", "violations")))
     return sorted(found)
 
 
@@ -54,6 +54,7 @@ def test_the_walk_finds_every_authenticated_endpoint() -> None:
     assert OPERATIONS == [
         ("GET", "/api/v1/accounts/u1/status"),
         ("GET", "/api/v1/flags/req-1"),
+        ("GET", "/api/v1/reports/violations"),
         ("POST", "/api/v1/appeals"),
         ("POST", "/api/v1/flags"),
         ("POST", "/api/v1/usage"),
