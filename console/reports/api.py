@@ -29,6 +29,10 @@ PARAMETERS = {
 _BY_FIELD = {v: k for k, v in ALIASES.items()}
 
 
+# Errors are the API's usual JSON sentence (console.api.ErrorOut).
+_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+
+
 def _openapi() -> dict[str, Any]:
     filters = "\n".join(
         f"- `{name}`: " + ", ".join(
@@ -48,7 +52,13 @@ def _openapi() -> dict[str, Any]:
                 "content": {"text/csv": {"schema": {"type": "string"}},
                             "application/x-ndjson": {"schema": {"type": "string"}}},
             },
-            "400": {"description": "A filter the report does not take, or a value it cannot read."},
+            "400": {"description": "A filter the report does not take, or a value it cannot read.", **_ERROR},
+            "401": {"description": "A missing or wrong key.", **_ERROR},
+            "403": {"description": "The key lacks the scope `reports:read`.", **_ERROR},
+            "404": {"description": "No report by that name.", **_ERROR},
+            "413": {"description": "A body over the size limit.", **_ERROR},
+            "429": {"description": "Too many requests for this key this minute.", **_ERROR},
+            "503": {"description": "The database is unavailable for a moment.", **_ERROR},
         },
         "description": f"Reports: {', '.join(REPORTS)}. Each takes these filters:\n\n{filters}\n\n"
         "Only the key's own integration is reported. Needs the scope `reports:read`.",

@@ -124,4 +124,5 @@ def test_the_fuzzed_document_lists_every_api_route() -> None:
         ("POST", "/api/v1/usage"),
         ("GET", "/api/v1/accounts/{user}/status"),
         ("POST", "/api/v1/appeals"),
+        ("GET", "/api/v1/reports/{name}"),
     }
