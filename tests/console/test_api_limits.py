@@ -36,7 +36,8 @@ def operations() -> list[tuple[str, str]]:
     for path, item in schema["paths"].items():
         for method, operation in item.items():
             if operation.get("security"):
-                found.append((method.upper(), path.replace("{flag_id}", "req-1").replace("{user}", "u1").replace("{name}", "violations")))
+                path = path.replace("{flag_id}", "req-1").replace("{user}", "u1").replace("{name}", "violations")
+                found.append((method.upper(), path))
     return sorted(found)
 
 
