@@ -12,8 +12,8 @@ from freezegun import freeze_time
 
 import console.urls  # noqa: F401 - load the API's schemas before a clock is frozen: pydantic refuses freezegun's dates
 from console import aggregates
+from console.calibration import share_dropped
 from console.charts import Series, chart, duration
-from console.dashboard import share_dropped
 from console.models import HourlyCount, Metric
 from tests.factories import make_case, make_decision, make_integration
 

@@ -269,3 +269,19 @@ def test_with_redis_every_process_adds_to_one_histogram_in_redis(scrape, reviewe
         assert sample(scrape(), "docket_claim_latency_seconds_count", outcome="claimed") == 1
     finally:
         client.delete(*keys)
+
+
+def test_a_redis_that_does_not_answer_costs_a_claim_one_try_then_is_left_alone(monkeypatch) -> None:
+    tries: list[str] = []
+
+    class Broken:
+        def pipeline(self, transaction: bool = True):  # type: ignore[no-untyped-def]
+            tries.append("pipeline")
+            raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(metrics, "_redis", lambda: Broken())
+    monkeypatch.setattr(metrics, "_redis_down_until", 0.0)
+    metrics.observe_claim(0.01, claimed=True)  # must not raise: the claim has already happened
+    metrics.observe_claim(0.01, claimed=True)
+    assert tries == ["pipeline"]
+    assert metrics._redis_down_until > 0
