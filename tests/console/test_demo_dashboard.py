@@ -14,7 +14,8 @@ from review.models import Decision
 
 
 @pytest.mark.django_db
-def test_the_demo_history_gives_every_chart_something_to_show(client, roles, monkeypatch) -> None:
+def test_the_demo_history_gives_every_chart_something_to_show(client, roles, monkeypatch, settings) -> None:
+    settings.DOCKET_REQUIRE_2FA = False  # as `make run` serves the demo: its logins have no authenticator
     from accounts.demo import seed_enforcement
     from review.demo import seed_flags, seed_integrations, seed_review_history
 

@@ -36,8 +36,13 @@ def _urls_loaded() -> None:
 
 @pytest.fixture
 def otto(roles: None) -> Any:
-    return create_staff(actor=None, username="otto", password="a-long-test-password-4-staff", role=Role.OPS,
+    from tests.twofactor import enrol_totp
+
+    # Ops must sign in with a second factor: enrolled, as the shared personas are.
+    user = create_staff(actor=None, username="otto", password="a-long-test-password-4-staff", role=Role.OPS,
                         email="otto@example.com")
+    enrol_totp(user)
+    return user
 
 
 @pytest.fixture
