@@ -71,11 +71,20 @@ class Violation(models.Model):
     occurred_at = models.DateTimeField(help_text="When the violating content was sent (its earliest flag).")
     confirmed_at = models.DateTimeField()
     voided_at = models.DateTimeField(null=True, blank=True)
+    # The evidence as it stood when the violation was confirmed, so that a report of a million
+    # violations reads one row each instead of grouping every signal of every case.
+    source = models.CharField(max_length=20, blank=True, help_text="The source of the flag that opened the case.")
+    signals = models.TextField(
+        blank=True, help_text="That flag's signals, strongest first: `category level score (label)`, `; ` between."
+    )
 
     objects = ViolationQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["account", "-occurred_at"], name="violation_account_time")]
+        indexes = [
+            models.Index(fields=["account", "-occurred_at"], name="violation_account_time"),
+            models.Index(fields=["confirmed_at", "id"], name="violation_confirmed"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.category_id}/{self.severity} by {self.account}"

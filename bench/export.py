@@ -95,8 +95,8 @@ def load(conn: psycopg.Connection[Any]) -> dict[str, float]:
     step("truncate", "TRUNCATE review_signal, review_flag, review_caseskip, review_decision, review_case, "
                      "accounts_account RESTART IDENTITY CASCADE")
     conn.execute(
-        """INSERT INTO review_integration (name, profile_id, webhook_url, is_active, created_at)
-           SELECT %s, id, '', true, now() FROM review_policyprofile WHERE name = 'Default'
+        """INSERT INTO review_integration (name, profile_id, webhook_url, is_active, created_at, retention_days)
+           SELECT %s, id, '', true, now(), 365 FROM review_policyprofile WHERE name = 'Default'
            ON CONFLICT (name) DO NOTHING""",
         (INTEGRATION,),
     )
@@ -134,9 +134,9 @@ def load(conn: psycopg.Connection[Any]) -> dict[str, float]:
           "accounts": ACCOUNTS, "n": VIOLATIONS})
     step("cases", """INSERT INTO review_case (id, content_hash, status, priority, level, routing, flag_count,
                                                created_at, updated_at, closed_at, account_id, category_id,
-                                               integration_id, queue_id)
+                                               integration_id, queue_id, calibration)
            SELECT id, md5('bench-export-' || id), 'closed', 120, level, '{}', 1, decided_at - interval '1 hour',
-                  decided_at, decided_at, account_id, category, %s, %s
+                  decided_at, decided_at, account_id, category, %s, %s, false
            FROM bench_draw""", (integration, queue))
     step("flags", """INSERT INTO review_flag (id, integration_id, external_id, account_id, source, prompt, response,
                                                content_hash, result, metadata, language, occurred_at, received_at,
@@ -155,9 +155,14 @@ def load(conn: psycopg.Connection[Any]) -> dict[str, float]:
            SELECT id, id, reviewer_id, 'violating', category, severity, '', decided_at - interval '40 seconds',
                   decided_at, 40, false
            FROM bench_draw""")
+    # Each violation's copy of its evidence, as record_violation writes it: the flag's two signals, strongest first.
     step("violations", """INSERT INTO accounts_violation (id, account_id, decision_id, case_id, category_id, severity,
-                                                           occurred_at, confirmed_at, voided_at)
-           SELECT id, account_id, id, id, category, severity, decided_at - interval '2 hours', decided_at, NULL
+                                                           occurred_at, confirmed_at, voided_at, source, signals)
+           SELECT id, account_id, id, id, category, severity, decided_at - interval '2 hours', decided_at, NULL, source,
+                  concat_ws(' ', category, CASE level WHEN 2 THEN 'medium' ELSE 'high' END,
+                            (round(score * 1000) / 1000)::text, '(' || source || ':' || category || ')')
+                  || '; ' || concat_ws(' ', 'harassment', 'low', (round(score / 3 * 1000) / 1000)::text,
+                                       '(' || source || ':harassment)')
            FROM bench_draw""")
     step("actions", """INSERT INTO accounts_action (id, account_id, kind, scope, hours, state, rule_id, rule_version,
                                                      reason, proposed_by_id, proposed_at, decided_at, applied_at,
@@ -287,12 +292,13 @@ def check_file(conn: psycopg.Connection[Any], fmt: str, path: Path) -> str:
             first = json.loads(handle.readline())
             rows = 1 + sum(1 for _ in handle)
     expected = conn.execute(
-        """SELECT v.case_id, u.username, a.user_hash, v.category_id, v.severity
+        """SELECT v.case_id, u.username, a.user_hash, v.category_id, v.severity, v.source, v.signals
            FROM accounts_violation v JOIN review_decision d ON d.id = v.decision_id
            JOIN auth_user u ON u.id = d.reviewer_id JOIN accounts_account a ON a.id = v.account_id
            ORDER BY v.confirmed_at, v.id LIMIT 1"""
     ).fetchone()
-    got = (int(first["case"]), first["reviewer"], first["account"], first["category"], first["severity"])
+    got = (int(first["case"]), first["reviewer"], first["account"], first["category"], first["severity"],
+           first["source"], first["signals"])
     assert rows == VIOLATIONS, f"{path} has {rows} rows, not {VIOLATIONS}"
     assert got == tuple(expected), f"first row {got} differs from the database's {expected}"
     return f"{rows:,} rows; first row matches the database (case {got[0]}, reviewer {got[1]})"

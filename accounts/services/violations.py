@@ -12,18 +12,22 @@ from django.utils import timezone
 
 from accounts import rates
 from accounts.models import Account, Violation
+from console.reports.violations import case_evidence
 
 
 def record_violation(*, decision: Any, occurred_at: datetime) -> Violation:
     """A violating decision becomes a violation of the case's account (inside the decision's transaction).
 
-    Costs the same whatever the account's history: one row, a few counter
-    updates; the enforcement rules run afterwards as a task.
+    Costs the same whatever the account's history: one row (with a copy of
+    the case's evidence, for reports), a few counter updates; the enforcement
+    rules run afterwards as a task.
     """
     from accounts.tasks import evaluate_account
 
     case = decision.case
+    evidence = case_evidence().filter(flag__case_id=case.pk).values("source", "signals")
     violation = Violation.objects.create(
+        **next(iter(evidence), {"source": "", "signals": ""}),
         account_id=case.account_id,
         decision=decision,
         case=case,

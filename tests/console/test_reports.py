@@ -81,6 +81,27 @@ def test_it_writes_one_violation_row_per_violating_decision_with_the_database_va
         assert rows[1]["actions"] in ("", None)  # an empty cell, a JSON null
 
 
+def test_a_violation_keeps_a_copy_of_its_evidence_and_the_migration_fills_in_older_ones(acme, reviewer) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    violation = make_violation(acme, reviewer, category="hate", source="openai",
+                               result={"results": [{"flagged": True, "categories": {"hate": True},
+                                                    "category_scores": {"hate": 0.875, "violence": 0.5}}]})
+    violation.refresh_from_db()
+    assert violation.source == "openai"
+    assert violation.signals.startswith("hate ")
+    assert "0.875 (hate)" in violation.signals
+    kept = (violation.source, violation.signals)
+
+    Violation.objects.filter(pk=violation.pk).update(source="", signals="")
+    importlib.import_module("accounts.migrations.0006_violation_evidence").copy_evidence(apps, None)
+    violation.refresh_from_db()
+    assert (violation.source, violation.signals) == kept
+    assert export("violations")[0]["signals"] == kept[1]
+
+
 def test_the_json_lines_keep_numbers_as_numbers_and_empty_as_null(acme, reviewer) -> None:
     violation = make_violation(acme, reviewer)
 
