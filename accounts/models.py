@@ -73,9 +73,14 @@ class Violation(models.Model):
     voided_at = models.DateTimeField(null=True, blank=True)
     # The evidence as it stood when the violation was confirmed, so that a report of a million
     # violations reads one row each instead of grouping every signal of every case.
-    source = models.CharField(max_length=20, blank=True, help_text="The source of the flag that opened the case.")
+    source = models.CharField(
+        max_length=20, blank=True, default="", db_default="", help_text="The source of the flag that opened the case."
+    )
     signals = models.TextField(
-        blank=True, help_text="That flag's signals, strongest first: `category level score (label)`, `; ` between."
+        blank=True,
+        default="",
+        db_default="",
+        help_text="That flag's signals, strongest first: `category level score (label)`, `; ` between."
     )
 
     objects = ViolationQuerySet.as_manager()

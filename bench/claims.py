@@ -175,8 +175,8 @@ def load(conn: psycopg.Connection[Any]) -> dict[str, float]:
         "RESTART IDENTITY CASCADE",
     )
     conn.execute(
-        """INSERT INTO review_integration (name, profile_id, webhook_url, is_active, created_at)
-           SELECT %s, id, '', true, now() FROM review_policyprofile WHERE name = 'Default'
+        """INSERT INTO review_integration (name, profile_id, webhook_url, is_active, created_at, retention_days)
+           SELECT %s, id, '', true, now(), 365 FROM review_policyprofile WHERE name = 'Default'
            ON CONFLICT (name) DO NOTHING""",
         (INTEGRATION,),
     )
@@ -220,14 +220,14 @@ def load(conn: psycopg.Connection[Any]) -> dict[str, float]:
     step(
         "cases",
         """INSERT INTO review_case (id, content_hash, status, priority, level, routing, flag_count, created_at,
-                                    updated_at, account_id, category_id, integration_id, queue_id)
+                                    updated_at, account_id, category_id, integration_id, queue_id, calibration)
            SELECT d.id, encode(sha256(('bench-content-' || d.id)::bytea), 'hex'), 'open',
                   c.weight + 10 * d.level, d.level,
                   jsonb_build_object('category', d.category, 'label', d.source || ':' || d.category,
                                      'level', (ARRAY['negligible', 'low', 'medium', 'high'])[d.level + 1],
                                      'score', round((0.5 + d.r_score / 2)::numeric, 3),
                                      'threshold', t.threshold, 'rule', q.rule, 'queue', q.slug),
-                  1, d.created_at, d.created_at, d.account_id, d.category, %(integration)s, q.id
+                  1, d.created_at, d.created_at, d.account_id, d.category, %(integration)s, q.id, false
            FROM bench_draw d
            JOIN review_category c ON c.slug = d.category
            JOIN review_profilethreshold t ON t.category_id = d.category

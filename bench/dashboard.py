@@ -164,8 +164,8 @@ def load(conn: psycopg.Connection[Any], people: dict[str, list[int]]) -> dict[st
         "accounts_account RESTART IDENTITY CASCADE",
     )
     conn.execute(
-        """INSERT INTO review_integration (name, profile_id, webhook_url, is_active, created_at)
-           SELECT %s, id, '', true, now() FROM review_policyprofile WHERE name = 'Default'
+        """INSERT INTO review_integration (name, profile_id, webhook_url, is_active, created_at, retention_days)
+           SELECT %s, id, '', true, now(), 365 FROM review_policyprofile WHERE name = 'Default'
            ON CONFLICT (name) DO NOTHING""",
         (INTEGRATION,),
     )
@@ -187,7 +187,7 @@ def load(conn: psycopg.Connection[Any], people: dict[str, list[int]]) -> dict[st
     step(
         "cases",
         """INSERT INTO review_case (id, queue_id, integration_id, account_id, content_hash, status, priority,
-                                    category_id, level, routing, flag_count, created_at, updated_at, closed_at)
+                                    category_id, level, routing, flag_count, created_at, updated_at, closed_at, calibration)
            SELECT g,
                   CASE WHEN c.cat = 'child_safety' THEN %(child)s
                        WHEN c.cat = 'self_harm' THEN %(selfharm)s ELSE %(general)s END,
@@ -196,7 +196,8 @@ def load(conn: psycopg.Connection[Any], people: dict[str, list[int]]) -> dict[st
                   100 + floor(random() * 300)::int, c.cat, 1 + floor(random() * 3)::int, '{}', 1,
                   t.at, t.at,
                   CASE WHEN g > %(cases)s - %(recent)s OR g %% (%(cases)s / %(late)s) = 0 THEN NULL
-                       ELSE t.at + interval '5 minutes' + random() * interval '20 hours' END
+                       ELSE t.at + interval '5 minutes' + random() * interval '20 hours' END,
+                  false
            FROM generate_series(1, %(cases)s) g
            CROSS JOIN LATERAL (SELECT (%(cats)s::text[])[1 + floor(random() * 1000)::int] AS cat) c
            CROSS JOIN LATERAL (
