@@ -22,7 +22,7 @@ FILTER_NAMES = ("date_from", "date_to", "integration", "category", "severity", "
 
 @dataclass(frozen=True)
 class Lookup:
-    """Values kept elsewhere that rows find by one of their fields: a case's evidence, a violation's actions.
+    """Values kept elsewhere that rows find by one of their fields: the actions that cite a violation.
 
     `rows()` is a values() queryset of `key` and the looked-up fields, one row
     per key. A report of a few rows looks them up row by row (a correlated
@@ -37,7 +37,7 @@ class Lookup:
 
 @dataclass(frozen=True)
 class Looked:
-    """A column's value from a lookup: `Looked("evidence", "signals")`."""
+    """A column's value from a lookup: `Looked("actions", "text")`."""
 
     lookup: str
     field: str
