@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -28,7 +31,7 @@ def _enrolment_secret(request: HttpRequest) -> str:
     return secret
 
 
-def _renew_form(data: object = None) -> CodeForm:
+def _renew_form(data: Mapping[str, Any] | None = None) -> CodeForm:
     form = CodeForm(data, auto_id="renew_%s")
     form.fields["code"].widget.attrs.pop("autofocus", None)  # a settings page, not a sign-in step
     return form

@@ -137,7 +137,7 @@ def release(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     except CaseNotHeld as exc:
         return _refused(request, case, str(exc), 409)
     messages.info(request, f"Case {case.pk} is back in {case.queue.name}.")
-    response = redirect("review:queues")
+    response: HttpResponse = redirect("review:queues")
     if _is_htmx(request):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = reverse("review:queues")
@@ -211,7 +211,7 @@ def bulk_decide(request: AuthenticatedRequest) -> HttpResponse:
     form = BulkDecisionForm(request.POST)
     back = reverse("review:cases") + ("?" + request.POST["back"] if request.POST.get("back") else "")
     if not form.is_valid():
-        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        problems = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items())
         messages.error(request, f"Nothing was decided: {problems}")
         return redirect(back)
     result = services.apply_bulk_decision(
