@@ -14,7 +14,7 @@ from console.reports.forms import ALIASES, ReportFilterForm
 from console.reports.writers import CONTENT_TYPES
 from review.models import Scope
 
-router = Router(tags=["reports"])
+router: Router = Router(tags=["reports"])
 
 PARAMETERS = {
     "from": "First UTC day, YYYY-MM-DD (included).",

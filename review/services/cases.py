@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, cast
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
@@ -159,6 +159,14 @@ SELECT (NULL::review_case).*, false, NULL, expired.leases_expired FROM expired
 """
 
 
+class _ClaimColumns(Protocol):
+    """The columns _CLAIM_SQL adds to the case rows it returns (raw() sets them as attributes)."""
+
+    taken: bool
+    audit_seq: int | None
+    leases_expired: bool
+
+
 def _claim_in_one_statement(actor: User, queue: Queue) -> tuple[Case | None, bool]:
     now = timezone.now()
     expires = now + timedelta(minutes=queue.lease_minutes)
@@ -183,11 +191,12 @@ def _claim_in_one_statement(actor: User, queue: Queue) -> tuple[Case | None, boo
     }
     rows = list(Case.objects.raw(_CLAIM_SQL, params))
     case = rows[0] if rows[0].pk is not None else None
-    if case is not None and case.taken and case.audit_seq is None:
+    first, last = cast(_ClaimColumns, rows[0]), cast(_ClaimColumns, rows[-1])
+    if case is not None and first.taken and first.audit_seq is None:
         # Only a flushed database (a test's) lacks the chain's head, which
         # migrations create; record() makes it, so the claim is still audited.
         record(actor=actor, verb=AuditVerb.CASE_CLAIMED, target=case, after=after)
-    return case, bool(rows[-1].leases_expired)
+    return case, bool(last.leases_expired)
 
 
 def renew_lease(*, actor: User, case: Case) -> Case:
