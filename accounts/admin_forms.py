@@ -143,7 +143,8 @@ class RuleForm(forms.Form):
         return based_on
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind, action = data.get("kind"), data.get("action_kind")
         if kind is not None:
             self._clean_condition(kind, data)

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -25,7 +25,7 @@ from accounts.models import (
 )
 from accounts.services.rules import RULE_FIELDS, save_rule, snapshot
 from accounts.services.webhooks import create_endpoint, redeliver
-from console.access import require
+from console.access import AuthenticatedRequest, require
 from console.pagination import keyset_page
 from console.roles import Cap
 from console.versioning import Document, Entry, history_page, restored_reason
@@ -175,7 +175,7 @@ def _category_names() -> dict[str, str]:
 
 
 @require(Cap.MANAGE_POLICY)
-def rules(request: HttpRequest) -> HttpResponse:
+def rules(request: AuthenticatedRequest) -> HttpResponse:
     names = _category_names()
     rows = [(rule, describe(snapshot(rule), names)) for rule in EnforcementRule.objects.order_by("-is_active", "name")]
     return render(request, "accounts/rules.html", {"rows": rows})
@@ -183,7 +183,7 @@ def rules(request: HttpRequest) -> HttpResponse:
 
 @require(Cap.MANAGE_POLICY)
 @require_http_methods(["GET", "POST"])
-def rule_new(request: HttpRequest) -> HttpResponse:
+def rule_new(request: AuthenticatedRequest) -> HttpResponse:
     form = RuleForm(request.POST if request.method == "POST" else None,
                     initial={"is_active": True, "window": Window.MONTH, "count": 1})
     if request.method == "POST" and form.is_valid():
@@ -196,7 +196,7 @@ def rule_new(request: HttpRequest) -> HttpResponse:
 
 @require(Cap.MANAGE_POLICY)
 @require_http_methods(["GET", "POST"])
-def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def rule_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(EnforcementRule, pk=pk)
     initial = {**snapshot(rule), "based_on": rule.version}
     form = RuleForm(request.POST if request.method == "POST" else None, rule=rule, initial=initial)
@@ -209,7 +209,7 @@ def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require(Cap.MANAGE_POLICY)
-def rule_history(request: HttpRequest, pk: int) -> HttpResponse:
+def rule_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(EnforcementRule, pk=pk)
     history = history_page(
         RuleDocument(_category_names()),
@@ -227,7 +227,7 @@ def rule_history(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.MANAGE_POLICY)
 @require_POST
-def rule_restore(request: HttpRequest, pk: int, version: int) -> HttpResponse:
+def rule_restore(request: AuthenticatedRequest, pk: int, version: int) -> HttpResponse:
     rule = get_object_or_404(EnforcementRule, pk=pk)
     old = get_object_or_404(EnforcementRuleVersion, rule=rule, version=version)
     form = RestoreForm(request.POST)
@@ -249,14 +249,14 @@ def rule_restore(request: HttpRequest, pk: int, version: int) -> HttpResponse:
 
 
 @require(Cap.MANAGE_INTEGRATIONS)
-def webhooks(request: HttpRequest) -> HttpResponse:
+def webhooks(request: AuthenticatedRequest) -> HttpResponse:
     integrations = Integration.objects.prefetch_related("webhook_endpoints").order_by("name")
     return render(request, "accounts/webhooks.html", {"integrations": integrations})
 
 
 @require(Cap.MANAGE_INTEGRATIONS)
 @require_http_methods(["GET", "POST"])
-def webhook_endpoints(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_endpoints(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(Integration, pk=pk)
     form = EndpointForm(request.POST if request.method == "POST" else None, integration=integration)
     if request.method == "POST" and form.is_valid():
@@ -279,7 +279,7 @@ def webhook_endpoints(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require(Cap.MANAGE_INTEGRATIONS)
-def webhook_deliveries(request: HttpRequest) -> HttpResponse:
+def webhook_deliveries(request: AuthenticatedRequest) -> HttpResponse:
     base = WebhookDelivery.objects.select_related("event", "endpoint__integration")
     filterset = DeliveryFilter(request.GET, queryset=base)
     page = keyset_page(filterset.qs, params=request.GET, order=("-id",), size=50)
@@ -287,7 +287,7 @@ def webhook_deliveries(request: HttpRequest) -> HttpResponse:
 
 
 @require(Cap.MANAGE_INTEGRATIONS)
-def webhook_delivery(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_delivery(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     delivery = get_object_or_404(WebhookDelivery.objects.select_related("event", "endpoint__integration"), pk=pk)
     attempts = delivery.attempt_log.order_by("-at", "-id")
     payload = json.dumps({"id": delivery.event_id, **delivery.event.payload}, indent=2, sort_keys=True)
@@ -298,7 +298,7 @@ def webhook_delivery(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.MANAGE_INTEGRATIONS)
 @require_POST
-def webhook_redeliver(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_redeliver(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     delivery = get_object_or_404(WebhookDelivery.objects.select_related("event", "endpoint"), pk=pk)
     form = RedeliverForm(request.POST)
     back = form.cleaned_data["back"] if form.is_valid() else ""

@@ -16,7 +16,7 @@ from console.api import error, errors, require_scope
 from review.intake import MAX_USER_CHARS, hash_user_id
 from review.models import Scope
 
-router = Router(tags=["accounts"])
+router: Router = Router(tags=["accounts"])
 
 
 class UsageIn(Schema):

@@ -183,6 +183,7 @@ def _past_actions(rng: random.Random, senior: Any, senior2: Any) -> str:
             move_to(at + timedelta(minutes=rng.randint(10, 40)))
             approve_action(actor=senior2, action=action, reason="Agreed.")
             applied = apply_action(actor=senior2, action=action, reason="Applying.")
+            assert applied.applied_at is not None  # apply_action stamps it
             done[f"{kind.label.lower()} applied"] = done.get(f"{kind.label.lower()} applied", 0) + 1
             if lifted_after is not None:
                 heapq.heappush(steps, (applied.applied_at + timedelta(hours=lifted_after), n, "lift", applied))

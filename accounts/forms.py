@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
@@ -52,7 +52,7 @@ class ProposeForm(forms.Form):
 
     def __init__(self, *args: Any, evidence: QuerySet[Violation], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["evidence"].queryset = evidence
+        cast(EvidenceField, self.fields["evidence"]).queryset = evidence
 
     def clean_kind(self) -> ActionKind:
         return ActionKind(self.cleaned_data["kind"])
@@ -61,7 +61,8 @@ class ProposeForm(forms.Form):
         return self.cleaned_data["scope"].strip()
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind = data.get("kind")
         if kind == ActionKind.RESTRICT and not data.get("scope"):
             self.add_error("scope", "A restriction needs a scope the platform understands, e.g. tools:computer_use.")

@@ -7,8 +7,10 @@ rebuilds everything from the violations and usage and reports the drift.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Case, Count, ExpressionWrapper, F, FloatField, OuterRef, Q, Subquery, Sum, When
@@ -113,7 +115,8 @@ def recompute(*, now: datetime | None = None, fix: bool = True) -> list[Drift]:
     """Count every window afresh from the violations; report (and fix) what the running counts got wrong."""
     now = now or timezone.now()
     actual: dict[int, dict[str, int]] = {}
-    counts = (
+    # Mapping: the stubs' row type knows account_id but not the window counts annotated from WINDOW_FIELDS.
+    counts: Iterable[Mapping[str, Any]] = (
         Violation.objects.confirmed()
         .filter(occurred_at__gte=now - Window.QUARTER.delta)
         .values("account_id")
@@ -122,7 +125,7 @@ def recompute(*, now: datetime | None = None, fix: bool = True) -> list[Drift]:
         )
     )
     for row in counts:
-        actual[row.pop("account_id")] = row
+        actual[row["account_id"]] = {field: row[field] for field in WINDOW_FIELDS.values()}
     drifts: list[Drift] = []
     zero = {field: 0 for field in WINDOW_FIELDS.values()}
     stored_rows = AccountRates.objects.values("account_id", *WINDOW_FIELDS.values())

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -20,7 +20,7 @@ from accounts.filters import AccountFilter, ActionFilter
 from accounts.forms import AppealDecisionForm, NoteForm, ProposeForm, StepForm
 from accounts.models import Account, Action, ActionKind, ActionState, AppealState
 from accounts.services import IllegalTransition
-from console.access import has_cap, require
+from console.access import AuthenticatedRequest, has_cap, require
 from console.pagination import keyset_page
 from console.roles import Cap
 
@@ -33,7 +33,7 @@ STEP_SERVICES: dict[str, Callable[..., Action]] = {
 
 
 @require(Cap.VIEW_ACCOUNTS)
-def accounts(request: HttpRequest) -> HttpResponse:
+def accounts(request: AuthenticatedRequest) -> HttpResponse:
     filterset = AccountFilter(request.GET, queryset=selectors.accounts_list())
     sort = filterset.chosen_sort()
     page = keyset_page(sort.apply(filterset.qs), params=request.GET, order=sort.order)
@@ -41,7 +41,7 @@ def accounts(request: HttpRequest) -> HttpResponse:
 
 
 def _account_context(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     account: Account,
     *,
     note_form: NoteForm | None = None,
@@ -78,14 +78,14 @@ def _account_context(
 
 
 @require(Cap.VIEW_ACCOUNTS)
-def account(request: HttpRequest, pk: int) -> HttpResponse:
+def account(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     obj = selectors.account_for(pk)
     return render(request, "accounts/account.html", _account_context(request, obj))
 
 
 @require(Cap.VIEW_ACCOUNTS)
 @require_POST
-def account_note(request: HttpRequest, pk: int) -> HttpResponse:
+def account_note(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     obj = selectors.account_for(pk)
     form = NoteForm(request.POST)
     if not form.is_valid():
@@ -97,7 +97,7 @@ def account_note(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.APPROVE_ACTIONS)
 @require_POST
-def account_propose(request: HttpRequest, pk: int) -> HttpResponse:
+def account_propose(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     obj = selectors.account_for(pk)
     form = ProposeForm(request.POST, evidence=selectors.evidence_choices(obj))
     if not form.is_valid():
@@ -114,14 +114,14 @@ def account_propose(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require(Cap.APPROVE_ACTIONS)
-def actions(request: HttpRequest) -> HttpResponse:
+def actions(request: AuthenticatedRequest) -> HttpResponse:
     filterset = ActionFilter(request.GET, queryset=selectors.actions_list())
     page = keyset_page(filterset.qs, params=request.GET, order=selectors.ACTIONS_ORDER)
     return render(request, "accounts/actions.html", {"filter": filterset, "page": page})
 
 
 @require(Cap.APPROVE_ACTIONS)
-def action(request: HttpRequest, pk: int) -> HttpResponse:
+def action(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     obj = selectors.action_for(pk)
     approvals = list(obj.approvals.order_by("username"))
     context = {
@@ -140,7 +140,7 @@ def action(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.APPROVE_ACTIONS)
 @require_POST
-def action_step(request: HttpRequest, pk: int) -> HttpResponse:
+def action_step(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     obj = selectors.action_for(pk)
     form = StepForm(request.POST)
     if not form.is_valid():
@@ -161,7 +161,7 @@ def action_step(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.APPROVE_ACTIONS)
 @require_POST
-def appeal_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def appeal_decide(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     appeal = selectors.appeal_for(pk)
     back = (
         redirect("review:case", pk=appeal.case_id)

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
@@ -54,7 +55,7 @@ def ceil_hour(moment: datetime) -> datetime:
     return floor if floor == moment else floor + HOUR
 
 
-def _per_hour(queryset: QuerySet, moment: str, **keys: object) -> Iterable[dict]:
+def _per_hour(queryset: QuerySet[Any], moment: str, **keys: object) -> QuerySet[Any, dict[str, Any]]:
     """GROUP BY the UTC hour of `moment` and the given key expressions (names → field paths or expressions)."""
     named = {name: F(expr) if isinstance(expr, str) else expr for name, expr in keys.items()}
     return queryset.annotate(h=TruncHour(moment, tzinfo=UTC), **named).values("h", *named).order_by()
@@ -140,6 +141,7 @@ def count_account_states(start: datetime, end: datetime) -> Fresh:
     )
     events: dict[int, list[tuple[datetime, int, str]]] = defaultdict(list)
     for account_id, kind, applied_at, ended_at in history:
+        assert applied_at is not None  # the query excludes actions never applied
         events[account_id].append((applied_at, 1, kind))
         if ended_at is not None:
             events[account_id].append((ended_at, 0, kind))  # 0 sorts an end before an apply at the same instant

@@ -13,9 +13,8 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Exists, OuterRef
@@ -36,8 +35,7 @@ PENDING_SECONDS = 5 * 60
 class StaffBackend(ModelBackend):
     """Django's model backend, loading per request everything the session checks need in one query."""
 
-    def get_user(self, user_id: Any) -> AbstractBaseUser | None:
-        User = get_user_model()
+    def get_user(self, user_id: Any) -> User | None:
         needs_second_factor = User.groups.through.objects.filter(
             user_id=OuterRef("pk"), group__name__in=[role.value for role in TWO_FACTOR_ROLES]
         )

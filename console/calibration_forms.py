@@ -32,7 +32,8 @@ class CalibrationFilterForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         today = timezone.localdate()
         until = data.get("until") or today
         since = data.get("since") or until - timedelta(days=DEFAULT_DAYS - 1)

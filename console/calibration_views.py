@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from console.access import require
+from console.access import AuthenticatedRequest, require
 from console.calibration_forms import DEFAULT_DAYS, CalibrationFilterForm, CalibrationRateForm, WhatIfForm
 from console.roles import Cap
 from review.calibration import CalibrationRow, calibration_rows, what_if
@@ -21,7 +21,7 @@ from review.services.calibration import set_calibration_rate
 
 @require(Cap.MANAGE_POLICY)
 @require_GET
-def calibration(request: HttpRequest) -> HttpResponse:
+def calibration(request: AuthenticatedRequest) -> HttpResponse:
     params = request.GET.copy()
     if not params.get("since") and not params.get("until"):
         today = timezone.localdate()
@@ -52,7 +52,7 @@ def calibration(request: HttpRequest) -> HttpResponse:
 
 @require(Cap.MANAGE_POLICY)
 @require_GET
-def whatif(request: HttpRequest) -> HttpResponse:
+def whatif(request: AuthenticatedRequest) -> HttpResponse:
     """The what-if panel (htmx partial; a whole page without htmx). GET: profile, category, threshold, days."""
     form = WhatIfForm(request.GET)
     context: dict[str, object] = {"whatif_form": form}
@@ -68,7 +68,7 @@ def whatif(request: HttpRequest) -> HttpResponse:
 
 @require(Cap.MANAGE_POLICY)
 @require_http_methods(["GET", "POST"])
-def calibration_rate(request: HttpRequest, pk: int) -> HttpResponse:
+def calibration_rate(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     profile = get_object_or_404(PolicyProfile, pk=pk)
     form = CalibrationRateForm(request.POST if request.method == "POST" else None,
                                initial={"rate": profile.calibration_rate})

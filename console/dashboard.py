@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -170,7 +170,7 @@ def per_hour(metric: str, hours: list[datetime]) -> dict[tuple[datetime, str], i
     return {(r["hour"].astimezone(UTC), r["key"]): r["n"] for r in rows}
 
 
-def per_day(metrics: list[str], days: list[date], *, key: str | None = None) -> dict[tuple[str, date, str], int]:
+def per_day(metrics: Sequence[str], days: list[date], *, key: str | None = None) -> dict[tuple[str, date, str], int]:
     """Sums per (metric, UTC day, key), added up by the database."""
     rows = HourlyCount.objects.filter(
         metric__in=metrics, hour__gte=_day_start(days[0]), hour__lt=_day_start(days[-1] + timedelta(days=1))
@@ -241,8 +241,8 @@ def volumes(*, now: datetime) -> Volumes:
             series=decision_series,
             kind="stacked",
         ).drawn(),
-        flags_24h=sum(sum(s.values[last_day]) for s in flag_series),
-        decisions_24h=sum(sum(s.values[last_day]) for s in decision_series),
+        flags_24h=int(sum(sum(s.values[last_day]) for s in flag_series)),  # Series holds floats; these are counts
+        decisions_24h=int(sum(sum(s.values[last_day]) for s in decision_series)),
     )
 
 
@@ -502,7 +502,7 @@ def _shared_panel[T](name: str, build: Callable[[], T], *, as_of: datetime | Non
         logger.warning("dashboard panel cache unreadable", exc_info=True)
         return build()
     if found is not None:
-        return found  # type: ignore[no-any-return]
+        return found
     panel = build()
     try:
         cache.set(key, panel, PANEL_SECONDS)

@@ -7,12 +7,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from console.access import require
+from console.access import AuthenticatedRequest, require
 from console.models import Export, ExportState, ReportSubscription
 from console.pagination import keyset_page
 from console.reports import REPORTS, Filters, Report, UnknownReport, get_report
@@ -30,7 +30,7 @@ def _report(name: str | None) -> Report:
         raise Http404("No such report.") from None
 
 
-def _page(request: HttpRequest, report: Report, *, form: ReportFilterForm | None = None,
+def _page(request: AuthenticatedRequest, report: Report, *, form: ReportFilterForm | None = None,
           subscription_form: SubscriptionForm | None = None, status: int = 200) -> HttpResponse:
     mine = Export.objects.filter(requested_by=request.user)
     page = keyset_page(mine, params=request.GET, order=("-id",), size=20)
@@ -64,13 +64,13 @@ def _describe(export: Export, names: dict[int, str]) -> str:
 
 
 @require(Cap.EXPORT_REPORTS)
-def exports(request: HttpRequest) -> HttpResponse:
+def exports(request: AuthenticatedRequest) -> HttpResponse:
     return _page(request, _report(request.GET.get("report")))
 
 
 @require(Cap.EXPORT_REPORTS)
 @require_POST
-def export_run(request: HttpRequest, name: str) -> HttpResponse:
+def export_run(request: AuthenticatedRequest, name: str) -> HttpResponseBase:
     report = _report(name)
     form = ReportFilterForm(request.POST, report=report)
     if not form.is_valid():
@@ -88,19 +88,19 @@ def export_run(request: HttpRequest, name: str) -> HttpResponse:
     return response
 
 
-def _own_export(request: HttpRequest, pk: int) -> Export:
+def _own_export(request: AuthenticatedRequest, pk: int) -> Export:
     return get_object_or_404(Export, pk=pk, requested_by=request.user)
 
 
 @require(Cap.EXPORT_REPORTS)
-def export_progress(request: HttpRequest, pk: int) -> HttpResponse:
+def export_progress(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The export's row on the page; htmx asks for it every second while the export runs."""
     export = _own_export(request, pk)
     return render(request, "console/_export_progress.html", {"export": export})
 
 
 @require(Cap.EXPORT_REPORTS)
-def export_download(request: HttpRequest, pk: int) -> FileResponse:
+def export_download(request: AuthenticatedRequest, pk: int) -> FileResponse:
     export = _own_export(request, pk)
     path = reports.export_path(export)
     if export.state != ExportState.DONE or path is None or not path.is_file():
@@ -116,7 +116,7 @@ def export_download(request: HttpRequest, pk: int) -> FileResponse:
 
 @require(Cap.EXPORT_REPORTS)
 @require_POST
-def subscription_new(request: HttpRequest, name: str) -> HttpResponse:
+def subscription_new(request: AuthenticatedRequest, name: str) -> HttpResponse:
     report = _report(name)
     form = SubscriptionForm(request.POST, report=report, user=request.user, prefix="sub")
     if not form.is_valid():
@@ -132,7 +132,7 @@ def subscription_new(request: HttpRequest, name: str) -> HttpResponse:
 
 @require(Cap.EXPORT_REPORTS)
 @require_POST
-def subscription_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def subscription_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     subscription = get_object_or_404(ReportSubscription, pk=pk, user=request.user)
     reports.unsubscribe(actor=request.user, subscription=subscription)
     messages.success(request, "Subscription deleted: no more mails for it.")

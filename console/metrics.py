@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,7 +142,7 @@ class Family:
     name: str
     kind: str  # counter, gauge, histogram
     help: str
-    samples: list[tuple[str, dict[str, str], float]]  # (suffix, labels, value)
+    samples: Sequence[tuple[str, dict[str, str], float]]  # (suffix, labels, value)
 
 
 def _escape(value: str) -> str:

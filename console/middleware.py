@@ -3,13 +3,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.contrib.auth.models import User
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -32,7 +34,13 @@ class StaffLoginRequiredMiddleware(LoginRequiredMiddleware):
 
     open_prefixes = OPEN_PREFIXES
 
-    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):  # type: ignore[no-untyped-def]
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponseBase],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[Any, Any],
+    ) -> HttpResponseBase | None:
         if request.path.startswith(self.open_prefixes):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
@@ -87,13 +95,13 @@ class StaffSessionMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(OPEN_PREFIXES) and request.user.is_authenticated:
-            self._check(request)
+            self._check(request, request.user)
         return self.get_response(request)
 
-    def _check(self, request: HttpRequest) -> None:
+    def _check(self, request: HttpRequest, user: User) -> None:
         from console import services
 
-        session, user, now = request.session, request.user, time.time()
+        session, now = request.session, time.time()
         if session.get(auth.GENERATION_KEY, 0) < auth.session_generation(user):
             logout(request)
             messages.info(request, "You were signed out everywhere. Sign in again to go on.")
@@ -137,7 +145,7 @@ class TwoFactorEnrolmentMiddleware:
             enrol = reverse("console:two_factor")
             if request.path not in {enrol, reverse("console:logout")}:
                 messages.warning(request, "Your role needs two-factor sign-in: set it up to go on.")
-                response = redirect(enrol)
+                response: HttpResponse = redirect(enrol)
                 if request.headers.get("HX-Request"):
                     response = HttpResponse(status=204, headers={"HX-Redirect": enrol})
                 return response

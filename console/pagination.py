@@ -59,11 +59,11 @@ def _decode(raw: str) -> CursorValue | None:
         number = int(raw)
         return number if abs(number) < 2**63 else None  # beyond any database integer
     try:
-        number = float(raw)
+        real = float(raw)
     except ValueError:
         pass
     else:
-        return number if math.isfinite(number) else None
+        return real if math.isfinite(real) else None
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -71,7 +71,8 @@ class NewQueueForm(QueueForm):
     field_order = ["name", "slug", "description", "priority", "sla_minutes", "lease_minutes", "members", "reason"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("name"):
             data["slug"] = data.get("slug") or slugify(data["name"])[:40]
             if Queue.objects.filter(slug=data["slug"]).exists():
@@ -195,7 +196,7 @@ class LabelRowForm(forms.Form):
 
     def __init__(self, *args: Any, category_choices: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [("", "— not mapped —"), *category_choices]
+        cast(forms.ChoiceField, self.fields["category"]).choices = [("", "— not mapped —"), *category_choices]
 
     def clean_label(self) -> str:
         return self.cleaned_data["label"].strip()
@@ -226,8 +227,11 @@ class BaseLabelFormSet(forms.BaseFormSet):
         }
 
 
-LabelFormSet = forms.formset_factory(LabelRowForm, formset=BaseLabelFormSet, extra=3, max_num=2000,
-                                     validate_max=True)
+# The stubs' formset_factory returns type[BaseFormSet], forgetting the `formset` class it subclasses.
+LabelFormSet = cast(
+    type[BaseLabelFormSet],
+    forms.formset_factory(LabelRowForm, formset=BaseLabelFormSet, extra=3, max_num=2000, validate_max=True),
+)
 
 
 class MappingSettingsForm(forms.Form):
@@ -263,7 +267,8 @@ class MappingSettingsForm(forms.Form):
         return [self[f"severity_{s}"] for s in self.severities]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         values = [data.get(f"cut_{level}") for level in CUT_LEVELS]
         given = [v is not None for v in values]
         if any(given) and not all(given) and not any(f"cut_{level}" in self.errors for level in CUT_LEVELS):

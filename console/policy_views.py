@@ -13,13 +13,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import Count, Max
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.admin_forms import RestoreForm
-from console.access import require
+from console.access import AuthenticatedRequest, require
 from console.policy_forms import (
     AssignProfileForm,
     CategoryForm,
@@ -73,7 +73,7 @@ def _latest(versions: Any) -> int | None:
     return versions.order_by("-version").values_list("version", flat=True).first()
 
 
-def _bound(request: HttpRequest) -> Any:
+def _bound(request: AuthenticatedRequest) -> Any:
     return request.POST if request.method == "POST" else None
 
 
@@ -81,7 +81,7 @@ def _bound(request: HttpRequest) -> Any:
 
 
 @require(Cap.MANAGE_POLICY)
-def queues(request: HttpRequest) -> HttpResponse:
+def queues(request: AuthenticatedRequest) -> HttpResponse:
     rows = list(Queue.objects.prefetch_related("members").order_by("-priority", "name"))
     routed: dict[int, list[RoutingRule]] = defaultdict(list)
     for rule in RoutingRule.objects.order_by("position", "pk"):
@@ -93,7 +93,7 @@ def queues(request: HttpRequest) -> HttpResponse:
 
 @require(Cap.MANAGE_POLICY)
 @require_http_methods(["GET", "POST"])
-def queue_new(request: HttpRequest) -> HttpResponse:
+def queue_new(request: AuthenticatedRequest) -> HttpResponse:
     form = NewQueueForm(_bound(request), initial={"priority": 0, "sla_minutes": 24 * 60, "lease_minutes": 10})
     if request.method == "POST" and form.is_valid():
         try:
@@ -111,7 +111,7 @@ def queue_new(request: HttpRequest) -> HttpResponse:
 
 @require(Cap.MANAGE_POLICY)
 @require_http_methods(["GET", "POST"])
-def queue_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def queue_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     queue = get_object_or_404(Queue, pk=pk)
     initial = {"name": queue.name, "description": queue.description, "priority": queue.priority,
                "sla_minutes": queue.sla_minutes, "lease_minutes": queue.lease_minutes,
@@ -129,13 +129,13 @@ def queue_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require(Cap.MANAGE_POLICY)
-def categories(request: HttpRequest) -> HttpResponse:
+def categories(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "console/policy_categories.html", {"categories": Category.objects.all()})
 
 
 @require(Cap.MANAGE_POLICY)
 @require_http_methods(["GET", "POST"])
-def category_edit(request: HttpRequest, slug: str) -> HttpResponse:
+def category_edit(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     category = get_object_or_404(Category, slug=slug)
     initial = {"description": category.description, "harm_dimensions": category.harm_dimensions,
                "sensitive": category.sensitive, "adjustable": category.adjustable}
@@ -157,7 +157,7 @@ def category_edit(request: HttpRequest, slug: str) -> HttpResponse:
 # --- Restoring, the same for every document -------------------------------------------------------
 
 
-def _restore(request: HttpRequest, *, version: int, noun: str, restore: Callable[[str], Any], back: str
+def _restore(request: AuthenticatedRequest, *, version: int, noun: str, restore: Callable[[str], Any], back: str
              ) -> HttpResponse:
     form = RestoreForm(request.POST)
     if not form.is_valid():
@@ -179,7 +179,7 @@ def _restore(request: HttpRequest, *, version: int, noun: str, restore: Callable
 
 
 @require(Cap.MANAGE_POLICY)
-def profiles(request: HttpRequest) -> HttpResponse:
+def profiles(request: AuthenticatedRequest) -> HttpResponse:
     rows = PolicyProfile.objects.annotate(
         version=Max("versions__version"), integration_count=Count("integrations", distinct=True)
     ).order_by("name")
@@ -195,7 +195,7 @@ def _categories() -> list[Category]:
 
 @require(Cap.MANAGE_POLICY)
 @require_http_methods(["GET", "POST"])
-def profile_new(request: HttpRequest) -> HttpResponse:
+def profile_new(request: AuthenticatedRequest) -> HttpResponse:
     copy = request.GET.get("from", "")
     source = PolicyProfile.objects.filter(pk=int(copy)).first() if copy.isdigit() and len(copy) < 10 else None
     source = source or PolicyProfile.objects.filter(name="Default").first()
@@ -218,7 +218,7 @@ def profile_new(request: HttpRequest) -> HttpResponse:
 
 @require(Cap.MANAGE_POLICY)
 @require_http_methods(["GET", "POST"])
-def profile_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def profile_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     profile = get_object_or_404(PolicyProfile, pk=pk)
     current = _latest(profile.versions)
     snapshot = profile_snapshot(profile)
@@ -245,7 +245,7 @@ def profile_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require(Cap.MANAGE_POLICY)
-def profile_history(request: HttpRequest, pk: int) -> HttpResponse:
+def profile_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     profile = get_object_or_404(PolicyProfile, pk=pk)
     history = history_page(
         ProfileDocument(Category.objects.values_list("slug", "name")),
@@ -263,7 +263,7 @@ def profile_history(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.MANAGE_POLICY)
 @require_POST
-def profile_restore(request: HttpRequest, pk: int, version: int) -> HttpResponse:
+def profile_restore(request: AuthenticatedRequest, pk: int, version: int) -> HttpResponse:
     profile = get_object_or_404(PolicyProfile, pk=pk)
     get_object_or_404(ProfileVersion, profile=profile, version=version)
     return _restore(
@@ -275,7 +275,7 @@ def profile_restore(request: HttpRequest, pk: int, version: int) -> HttpResponse
 
 @require(Cap.MANAGE_POLICY)
 @require_POST
-def integration_profile(request: HttpRequest, pk: int) -> HttpResponse:
+def integration_profile(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(Integration, pk=pk)
     form = AssignProfileForm(request.POST)
     if not form.is_valid():
@@ -300,7 +300,7 @@ def _source_or_404(source: str) -> str:
 
 
 @require(Cap.MANAGE_POLICY)
-def mappings(request: HttpRequest) -> HttpResponse:
+def mappings(request: AuthenticatedRequest) -> HttpResponse:
     labels = dict(LabelMapping.objects.values("source").annotate(n=Count("pk")).values_list("source", "n"))
     spread = dict(
         LabelMapping.objects.values("source").annotate(n=Count("category", distinct=True)).values_list("source", "n")
@@ -321,7 +321,7 @@ def _label_initial(source: str) -> list[dict[str, str]]:
 
 @require(Cap.MANAGE_POLICY)
 @require_http_methods(["GET", "POST"])
-def mapping_edit(request: HttpRequest, source: str) -> HttpResponse:
+def mapping_edit(request: AuthenticatedRequest, source: str) -> HttpResponse:
     source = _source_or_404(source)
     snapshot = mapping_snapshot(source)
     current = _latest(MappingVersion.objects.filter(source=source))
@@ -354,7 +354,7 @@ def mapping_edit(request: HttpRequest, source: str) -> HttpResponse:
 
 
 @require(Cap.MANAGE_POLICY)
-def mapping_history(request: HttpRequest, source: str) -> HttpResponse:
+def mapping_history(request: AuthenticatedRequest, source: str) -> HttpResponse:
     source = _source_or_404(source)
     history = history_page(
         MappingDocument(dict(Category.objects.values_list("slug", "name"))),
@@ -372,7 +372,7 @@ def mapping_history(request: HttpRequest, source: str) -> HttpResponse:
 
 @require(Cap.MANAGE_POLICY)
 @require_POST
-def mapping_restore(request: HttpRequest, source: str, version: int) -> HttpResponse:
+def mapping_restore(request: AuthenticatedRequest, source: str, version: int) -> HttpResponse:
     source = _source_or_404(source)
     get_object_or_404(MappingVersion, source=source, version=version)
     return _restore(
@@ -386,14 +386,14 @@ def mapping_restore(request: HttpRequest, source: str, version: int) -> HttpResp
 
 
 @require(Cap.MANAGE_POLICY)
-def routing(request: HttpRequest) -> HttpResponse:
+def routing(request: AuthenticatedRequest) -> HttpResponse:
     rules = list(RoutingRule.objects.order_by("position", "pk"))
     current = _latest(RoutingVersion.objects.all())
     form = RoutingOrderForm(rule_ids=[r.pk for r in rules], initial={"based_on": current})
     return _routing_page(request, rules, form, current)
 
 
-def _routing_page(request: HttpRequest, rules: list[RoutingRule], form: RoutingOrderForm, current: int | None,
+def _routing_page(request: AuthenticatedRequest, rules: list[RoutingRule], form: RoutingOrderForm, current: int | None,
                   *, status: int = 200) -> HttpResponse:
     document = RoutingDocument()
     described = {r["id"]: document.describe(r) for r in routing_snapshot()["rules"]}
@@ -406,7 +406,7 @@ def _routing_page(request: HttpRequest, rules: list[RoutingRule], form: RoutingO
 
 @require(Cap.MANAGE_POLICY)
 @require_POST
-def routing_order(request: HttpRequest) -> HttpResponse:
+def routing_order(request: AuthenticatedRequest) -> HttpResponse:
     rules = list(RoutingRule.objects.order_by("position", "pk"))
     current = _latest(RoutingVersion.objects.all())
     form = RoutingOrderForm(request.POST, rule_ids=[r.pk for r in rules])
@@ -429,7 +429,7 @@ def _rule_data(form: RoutingRuleForm) -> RuleData:
                     profiles=data["profiles"], integrations=data["integrations"], is_active=data["is_active"])
 
 
-def _rule_form_page(request: HttpRequest, rule: RoutingRule | None) -> HttpResponse:
+def _rule_form_page(request: AuthenticatedRequest, rule: RoutingRule | None) -> HttpResponse:
     current = _latest(RoutingVersion.objects.all())
     initial: dict[str, Any] = {"is_active": True, "min_level": 0, "based_on": current}
     if rule is not None:
@@ -455,18 +455,18 @@ def _rule_form_page(request: HttpRequest, rule: RoutingRule | None) -> HttpRespo
 
 @require(Cap.MANAGE_POLICY)
 @require_http_methods(["GET", "POST"])
-def routing_rule_new(request: HttpRequest) -> HttpResponse:
+def routing_rule_new(request: AuthenticatedRequest) -> HttpResponse:
     return _rule_form_page(request, None)
 
 
 @require(Cap.MANAGE_POLICY)
 @require_http_methods(["GET", "POST"])
-def routing_rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def routing_rule_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _rule_form_page(request, get_object_or_404(RoutingRule, pk=pk))
 
 
 @require(Cap.MANAGE_POLICY)
-def routing_history(request: HttpRequest) -> HttpResponse:
+def routing_history(request: AuthenticatedRequest) -> HttpResponse:
     history = history_page(
         RoutingDocument(),
         RoutingVersion.objects.select_related("author"),
@@ -482,7 +482,7 @@ def routing_history(request: HttpRequest) -> HttpResponse:
 
 @require(Cap.MANAGE_POLICY)
 @require_POST
-def routing_restore(request: HttpRequest, version: int) -> HttpResponse:
+def routing_restore(request: AuthenticatedRequest, version: int) -> HttpResponse:
     get_object_or_404(RoutingVersion, version=version)
     return _restore(
         request, version=version, noun="routing",

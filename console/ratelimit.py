@@ -51,7 +51,7 @@ return {n, false}
 _scripts: dict[int, Any] = {}
 
 
-def _redis():  # type: ignore[no-untyped-def]
+def _redis() -> Any:
     backend = caches["default"]
     return backend._cache.get_client(write=True) if isinstance(backend, DocketRedisCache) else None
 

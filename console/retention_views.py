@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from console.access import require
+from console.access import AuthenticatedRequest, require
 from console.calibration_forms import RetentionForm
 from console.models import AuditEntry, AuditVerb
 from console.roles import Cap
@@ -17,7 +17,7 @@ from review.services.retention import set_retention_days
 
 @require(Cap.MANAGE_POLICY)
 @require_GET
-def retention(request: HttpRequest) -> HttpResponse:
+def retention(request: AuthenticatedRequest) -> HttpResponse:
     integrations = Integration.objects.select_related("profile").order_by("name")
     runs = AuditEntry.objects.filter(verb=AuditVerb.RETENTION_APPLIED).order_by("-seq")[:10]
     return render(request, "console/retention.html", {"integrations": integrations, "runs": runs})
@@ -25,7 +25,7 @@ def retention(request: HttpRequest) -> HttpResponse:
 
 @require(Cap.MANAGE_POLICY)
 @require_http_methods(["GET", "POST"])
-def retention_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def retention_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(Integration, pk=pk)
     form = RetentionForm(request.POST if request.method == "POST" else None,
                          initial={"days": integration.retention_days})

@@ -6,8 +6,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group, User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -20,11 +19,9 @@ from console.models import AuditVerb, RecoveryCode, StaffProfile, TotpDevice
 from console.roles import Role, roles_of, sync_roles
 from console.throttle import Lockout
 
-User = get_user_model()
-
 
 @transaction.atomic
-def create_staff(*, actor: Any, username: str, password: str, role: Role, email: str = "") -> AbstractBaseUser:
+def create_staff(*, actor: Any, username: str, password: str, role: Role, email: str = "") -> User:
     """Create a staff user with one role. Raises ValidationError for a weak password."""
     user = User(username=username, email=email)
     validate_password(password, user)
@@ -68,19 +65,19 @@ def _refuse_own_role_change(*, actor: Any, before: set[Role], wanted: set[Role],
     raise SelfChangeRefused("Nobody may change their own roles: ask another staff admin.")
 
 
-def _is_self(actor: Any, user: AbstractBaseUser) -> bool:
+def _is_self(actor: Any, user: User) -> bool:
     return actor is not None and getattr(actor, "pk", None) == user.pk and not hasattr(actor, "audit_actor_type")
 
 
-def grant_role(*, actor: Any, user: AbstractBaseUser, role: Role, reason: str = "") -> None:
+def grant_role(*, actor: Any, user: User, role: Role, reason: str = "") -> None:
     set_roles(actor=actor, user=user, roles={*roles_of(user), role}, reason=reason)
 
 
-def revoke_role(*, actor: Any, user: AbstractBaseUser, role: Role, reason: str = "") -> None:
+def revoke_role(*, actor: Any, user: User, role: Role, reason: str = "") -> None:
     set_roles(actor=actor, user=user, roles=set(roles_of(user)) - {role}, reason=reason)
 
 
-def set_roles(*, actor: Any, user: AbstractBaseUser, roles: Iterable[Role], reason: str = "") -> bool:
+def set_roles(*, actor: Any, user: User, roles: Iterable[Role], reason: str = "") -> bool:
     """Give `user` exactly `roles`: one audit entry per role granted or removed, with before and after.
 
     Raises SelfChangeRefused (audited) when `actor` is `user`. Returns whether anything changed.
@@ -93,7 +90,7 @@ def set_roles(*, actor: Any, user: AbstractBaseUser, roles: Iterable[Role], reas
     with transaction.atomic():
         current = set(before)
         for role in sorted(wanted - before):
-            user.groups.add(_group(role))  # type: ignore[attr-defined]
+            user.groups.add(_group(role))
             previous, current = current, current | {role}
             record(
                 actor=actor,
@@ -104,7 +101,7 @@ def set_roles(*, actor: Any, user: AbstractBaseUser, roles: Iterable[Role], reas
                 reason=reason,
             )
         for role in sorted(before - wanted):
-            user.groups.remove(_group(role))  # type: ignore[attr-defined]
+            user.groups.remove(_group(role))
             previous, current = current, current - {role}
             record(
                 actor=actor,
@@ -118,7 +115,7 @@ def set_roles(*, actor: Any, user: AbstractBaseUser, roles: Iterable[Role], reas
 
 
 @transaction.atomic
-def record_password_change(*, actor: AbstractBaseUser) -> None:
+def record_password_change(*, actor: User) -> None:
     record(actor=actor, verb=AuditVerb.STAFF_PASSWORD_CHANGED, target=actor)
 
 
@@ -126,7 +123,7 @@ def record_password_change(*, actor: AbstractBaseUser) -> None:
 
 
 @transaction.atomic
-def record_sign_in(*, user: AbstractBaseUser, address: str, second_factor: str | None = None) -> None:
+def record_sign_in(*, user: User, address: str, second_factor: str | None = None) -> None:
     """`second_factor`: None (password only), "totp" or "recovery"."""
     record(
         actor=user, verb=AuditVerb.STAFF_LOGIN, target=user, after={"address": address, "second_factor": second_factor}
@@ -134,7 +131,7 @@ def record_sign_in(*, user: AbstractBaseUser, address: str, second_factor: str |
 
 
 @transaction.atomic
-def record_sign_out(*, user: AbstractBaseUser) -> None:
+def record_sign_out(*, user: User) -> None:
     record(actor=user, verb=AuditVerb.STAFF_LOGOUT, target=user)
 
 
@@ -161,7 +158,7 @@ def record_failed_sign_in(
 
 @transaction.atomic
 def lift_sign_in_lockout(
-    *, actor: Any, user: AbstractBaseUser | None = None, address: str = "", reason: str = ""
+    *, actor: Any, user: User | None = None, address: str = "", reason: str = ""
 ) -> list[str]:
     """Lift a lockout before its time (a colleague locked out, maybe by someone guessing at their name).
 
@@ -180,13 +177,13 @@ def lift_sign_in_lockout(
 
 
 @transaction.atomic
-def record_session_expiry(*, user: AbstractBaseUser, why: str, seconds: int) -> None:
+def record_session_expiry(*, user: User, why: str, seconds: int) -> None:
     """`why`: "idle" (no request for `seconds`) or "max_age" (signed in longer than `seconds`)."""
     record(actor=user, verb=AuditVerb.STAFF_SESSION_EXPIRED, target=user, after={"why": why, "seconds": seconds})
 
 
 @transaction.atomic
-def sign_out_everywhere(*, actor: Any, user: AbstractBaseUser, reason: str = "") -> int:
+def sign_out_everywhere(*, actor: Any, user: User, reason: str = "") -> int:
     """End every session of `user`, this one included (the caller signs this one out); the new generation."""
     profile, _ = StaffProfile.objects.get_or_create(user=user)
     StaffProfile.objects.filter(pk=profile.pk).update(session_generation=F("session_generation") + 1)
@@ -209,7 +206,7 @@ class WrongCode(Exception):
     """The code is not the app's current one, was used already, or is no recovery code left."""
 
 
-def _new_recovery_codes(user: AbstractBaseUser) -> list[str]:
+def _new_recovery_codes(user: User) -> list[str]:
     codes = twofactor.new_recovery_codes()
     RecoveryCode.objects.filter(user=user).delete()
     RecoveryCode.objects.bulk_create(RecoveryCode(user=user, code_hash=twofactor.hash_recovery_code(c)) for c in codes)
@@ -217,7 +214,7 @@ def _new_recovery_codes(user: AbstractBaseUser) -> list[str]:
 
 
 @transaction.atomic
-def enable_totp(*, actor: AbstractBaseUser, secret: str, code: str) -> list[str]:
+def enable_totp(*, actor: User, secret: str, code: str) -> list[str]:
     """Turn two-factor sign-in on with the app that shows `code` for `secret`; the recovery codes, once.
 
     The code confirming the app is spent: it cannot sign in as well.
@@ -238,7 +235,7 @@ def enable_totp(*, actor: AbstractBaseUser, secret: str, code: str) -> list[str]
 
 
 @transaction.atomic
-def use_second_factor(*, user: AbstractBaseUser, code: str) -> str:
+def use_second_factor(*, user: User, code: str) -> str:
     """Spend a code from the app ("totp") or a recovery code ("recovery"); raises WrongCode.
 
     An app code is good once: a conditional UPDATE moves `last_counter` past
@@ -270,7 +267,7 @@ def use_second_factor(*, user: AbstractBaseUser, code: str) -> str:
 
 
 @transaction.atomic
-def renew_recovery_codes(*, actor: AbstractBaseUser) -> list[str]:
+def renew_recovery_codes(*, actor: User) -> list[str]:
     """Ten new recovery codes in place of the old ones (used or not); shown once."""
     if not TotpDevice.objects.filter(user=actor).exists():
         raise WrongCode("Two-factor sign-in is off: there are no recovery codes to replace.")
@@ -279,14 +276,14 @@ def renew_recovery_codes(*, actor: AbstractBaseUser) -> list[str]:
     return codes
 
 
-def _remove_second_factor(user: AbstractBaseUser) -> bool:
+def _remove_second_factor(user: User) -> bool:
     removed, _ = TotpDevice.objects.filter(user=user).delete()
     RecoveryCode.objects.filter(user=user).delete()
     return bool(removed)
 
 
 @transaction.atomic
-def disable_totp(*, actor: AbstractBaseUser) -> bool:
+def disable_totp(*, actor: User) -> bool:
     """Turn the actor's own two-factor sign-in off (the view has checked their password and a code)."""
     if not _remove_second_factor(actor):
         return False
@@ -294,7 +291,7 @@ def disable_totp(*, actor: AbstractBaseUser) -> bool:
     return True
 
 
-def reset_totp(*, actor: Any, user: AbstractBaseUser, reason: str) -> bool:
+def reset_totp(*, actor: Any, user: User, reason: str) -> bool:
     """An admin removes someone else's authenticator (lost phone, no codes left); they enrol again.
 
     Their sessions end too: whoever holds the lost phone is signed out.
@@ -310,7 +307,7 @@ def reset_totp(*, actor: Any, user: AbstractBaseUser, reason: str) -> bool:
 
 
 @transaction.atomic
-def update_staff_settings(*, actor: AbstractBaseUser, blur_sensitive: bool) -> StaffProfile:
+def update_staff_settings(*, actor: User, blur_sensitive: bool) -> StaffProfile:
     profile, _ = StaffProfile.objects.select_for_update().get_or_create(user=actor)
     before = {"blur_sensitive": profile.blur_sensitive}
     profile.blur_sensitive = blur_sensitive

@@ -8,6 +8,7 @@ the local demo; production sets SECRET_KEY and DOCKET_ACCOUNT_HASH_KEY.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -136,7 +137,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-TASKS = {
+_task_backends: dict[str, dict[str, dict[str, Any]]] = {
     "immediate": {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}},
     "rq": {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}},
     "celery": {
@@ -146,7 +147,8 @@ TASKS = {
             "OPTIONS": {"CELERY_APP": "console.celery.app"},
         }
     },
-}[DOCKET_TASK_BACKEND]
+}
+TASKS = _task_backends[DOCKET_TASK_BACKEND]
 RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 600}}
 CELERY_BROKER_URL = REDIS_URL or "redis://127.0.0.1:6379/0"
 CELERY_RESULT_BACKEND = REDIS_URL or "redis://127.0.0.1:6379/0"
@@ -287,7 +289,7 @@ DOCKET_BASE_URL = env_str("DOCKET_BASE_URL").rstrip("/")
 
 # E-mail (scheduled reports): SMTP from the environment; with DEBUG, mails are printed to the console.
 if DEBUG and not env_str("EMAIL_HOST"):
-    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+    MAILERS: dict[str, dict[str, Any]] = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 else:
     MAILERS = {
         "default": {

@@ -7,12 +7,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, logout
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from console import auth, services, throttle
-from console.access import require
+from console.access import AuthenticatedRequest, require
 from console.forms import ReasonForm, RolesForm
 from console.models import AuditEntry
 from console.pagination import keyset_page
@@ -22,7 +22,7 @@ RECENT_ENTRIES = 15
 
 
 @require(Cap.MANAGE_STAFF)
-def staff_list(request: HttpRequest) -> HttpResponse:
+def staff_list(request: AuthenticatedRequest) -> HttpResponse:
     users = get_user_model().objects.select_related("totp_device").prefetch_related("groups")
     page = keyset_page(users, params=request.GET, order=("id",), size=50)
     rows = [
@@ -37,7 +37,7 @@ def _needs_second_factor(user: Any) -> bool:
 
 
 def _member_page(
-    request: HttpRequest, member: Any, *, status: int = 200, roles_form: RolesForm | None = None, **forms: Any
+    request: AuthenticatedRequest, member: Any, *, status: int = 200, roles_form: RolesForm | None = None, **forms: Any
 ) -> HttpResponse:
     current = roles_of(member)
     entries = AuditEntry.objects.filter(target_type="auth.user", target_id=str(member.pk)).order_by("-seq")
@@ -64,7 +64,7 @@ def _member(pk: int) -> Any:
 
 @require(Cap.MANAGE_STAFF)
 @require_http_methods(["GET", "POST"])
-def staff_member(request: HttpRequest, pk: int) -> HttpResponse:
+def staff_member(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """One member of staff; POST gives them exactly the roles ticked."""
     member = _member(pk)
     if request.method == "GET":
@@ -89,7 +89,7 @@ def staff_member(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.MANAGE_STAFF)
 @require_POST
-def staff_reset_two_factor(request: HttpRequest, pk: int) -> HttpResponse:
+def staff_reset_two_factor(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Remove a member's authenticator (a lost phone): they set one up again at their next sign-in."""
     member = _member(pk)
     form = ReasonForm(request.POST, auto_id="reset_%s")
@@ -109,7 +109,7 @@ def staff_reset_two_factor(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.MANAGE_STAFF)
 @require_POST
-def staff_sign_out(request: HttpRequest, pk: int) -> HttpResponse:
+def staff_sign_out(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """End every session a member has (a lost laptop, a suspected takeover)."""
     member = _member(pk)
     form = ReasonForm(request.POST, auto_id="signout_%s")
@@ -127,7 +127,7 @@ def staff_sign_out(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.MANAGE_STAFF)
 @require_POST
-def staff_unlock(request: HttpRequest, pk: int) -> HttpResponse:
+def staff_unlock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Lift a member's sign-in lockout before its time."""
     member = _member(pk)
     form = ReasonForm(request.POST, auto_id="unlock_%s")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from console import auth, services, throttle, twofactor
+from console.access import AuthenticatedRequest
 from console.forms import CodeForm, DisableTwoFactorForm, EnrolForm
 from console.models import RecoveryCode, TotpDevice
 from console.throttle import client_address
@@ -27,7 +31,7 @@ def _enrolment_secret(request: HttpRequest) -> str:
     return secret
 
 
-def _renew_form(data: object = None) -> CodeForm:
+def _renew_form(data: Mapping[str, Any] | None = None) -> CodeForm:
     form = CodeForm(data, auto_id="renew_%s")
     form.fields["code"].widget.attrs.pop("autofocus", None)  # a settings page, not a sign-in step
     return form
@@ -39,7 +43,7 @@ def _recovery_codes_page(request: HttpRequest, codes: list[str], *, first_time: 
 
 
 @require_http_methods(["GET", "POST"])
-def two_factor(request: HttpRequest) -> HttpResponse:
+def two_factor(request: AuthenticatedRequest) -> HttpResponse:
     """Enrol an authenticator app (GET shows the secret, POST confirms it with a code), or manage one."""
     device = TotpDevice.objects.filter(user=request.user).first()
     if device is not None:
@@ -69,7 +73,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     return render(request, "console/two_factor_enrol.html", context, status=400 if form.errors else 200)
 
 
-def _refused_while_locked(request: HttpRequest) -> HttpResponse | None:
+def _refused_while_locked(request: AuthenticatedRequest) -> HttpResponse | None:
     lockout = throttle.current_lockout(username=request.user.get_username(), address=client_address(request))
     if lockout is None:
         return None
@@ -77,14 +81,14 @@ def _refused_while_locked(request: HttpRequest) -> HttpResponse | None:
     return redirect("console:two_factor")
 
 
-def _refused_when_off(request: HttpRequest) -> HttpResponse | None:
+def _refused_when_off(request: AuthenticatedRequest) -> HttpResponse | None:
     if TotpDevice.objects.filter(user=request.user).exists():
         return None
     messages.info(request, "Two-factor sign-in is off.")
     return redirect("console:two_factor")
 
 
-def _manage_page(request: HttpRequest, *, status: int = 400, **forms: object) -> HttpResponse:
+def _manage_page(request: AuthenticatedRequest, *, status: int = 400, **forms: object) -> HttpResponse:
     """The page of someone with an app: when it was set up, codes left, and the two forms."""
     context = {
         "device": TotpDevice.objects.filter(user=request.user).first(),
@@ -97,7 +101,7 @@ def _manage_page(request: HttpRequest, *, status: int = 400, **forms: object) ->
 
 
 @require_POST
-def renew_recovery_codes(request: HttpRequest) -> HttpResponse:
+def renew_recovery_codes(request: AuthenticatedRequest) -> HttpResponse:
     """Ten new recovery codes for a current code from the app (or a recovery code)."""
     form = _renew_form(request.POST)
     if not form.is_valid():
@@ -116,7 +120,7 @@ def renew_recovery_codes(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def disable_two_factor(request: HttpRequest) -> HttpResponse:
+def disable_two_factor(request: AuthenticatedRequest) -> HttpResponse:
     """Turn two-factor sign-in off: the password and a code, so an unattended console cannot."""
     if (refused := _refused_while_locked(request)) is not None:
         return refused

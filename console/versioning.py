@@ -188,8 +188,9 @@ def add_version(
     row, or the policy state row) in the same transaction, so the numbers
     cannot collide; the unique constraint would refuse it anyway.
     """
-    latest = model.objects.filter(**owner).order_by("-version").values_list("version", flat=True).first() or 0
-    return model.objects.create(
+    # DocumentVersion is abstract, so the type checker knows no `objects`; every concrete table has it as its default.
+    latest = model._default_manager.filter(**owner).order_by("-version").values_list("version", flat=True).first() or 0
+    return model._default_manager.create(
         **owner,
         version=latest + 1,
         snapshot=jsonable(dict(snapshot)),

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model, logout
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from console import auth, dashboard, health, services, throttle
 from console import metrics as metrics_
-from console.access import require
+from console.access import AuthenticatedRequest, require
 from console.filters import AuditFilter
 from console.forms import CodeForm, StaffSettingsForm
 from console.models import AuditEntry, RecoveryCode, StaffProfile, TotpDevice
@@ -40,7 +40,7 @@ class LoginView(auth_views.LoginView):
             return locked_out(request, lockout)
         return super().post(request, *args, **kwargs)
 
-    def form_valid(self, form):  # type: ignore[no-untyped-def]
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         user = form.get_user()
         if TotpDevice.objects.filter(user=user).exists():
             self.request.session.cycle_key()
@@ -56,7 +56,7 @@ class LoginView(auth_views.LoginView):
         services.record_sign_in(user=user, address=client_address(self.request))
         return response
 
-    def form_invalid(self, form):  # type: ignore[no-untyped-def]
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         lockout = count_failure(self.request, username=self.request.POST.get("username", ""), step="password")
         if lockout is not None:
             return locked_out(self.request, lockout)
@@ -87,7 +87,10 @@ def _pending_user(request: HttpRequest) -> tuple[Any, dict[str, Any]] | None:
         return None
     if pending.get("backend") not in settings.AUTHENTICATION_BACKENDS:
         return None
-    user = get_user_model()._default_manager.filter(pk=pending.get("user"), is_active=True).first()
+    user_id = pending.get("user")
+    if user_id is None:
+        return None
+    user = get_user_model()._default_manager.filter(pk=user_id, is_active=True).first()
     return (user, pending) if user is not None else None
 
 
@@ -135,7 +138,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
 
 @method_decorator(login_not_required, name="dispatch")
 class LogoutView(auth_views.LogoutView):
-    def post(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
             services.record_sign_out(user=request.user)
         return super().post(request, *args, **kwargs)
@@ -146,20 +149,22 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     template_name = "registration/password_change.html"
     success_url = "/password/done/"
+    request: AuthenticatedRequest  # behind the login middleware, like every console page
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        lockout = throttle.current_lockout(username=request.user.get_username(), address=client_address(request))
+        user = self.request.user  # the same request, typed as a signed-in one
+        lockout = throttle.current_lockout(username=user.get_username(), address=client_address(request))
         if lockout is not None:
             messages.error(request, lockout.message())
-            return self.render_to_response(self.get_context_data(form=self.form_class(request.user)), status=429)
+            return self.render_to_response(self.get_context_data(form=self.form_class(user)), status=429)
         return super().post(request, *args, **kwargs)
 
-    def form_invalid(self, form):  # type: ignore[no-untyped-def]
+    def form_invalid(self, form: PasswordChangeForm) -> HttpResponse:
         if "old_password" in form.errors:
             count_failure(self.request, username=self.request.user.get_username(), step="password_change")
         return super().form_invalid(form)
 
-    def form_valid(self, form):  # type: ignore[no-untyped-def]
+    def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
         response = super().form_valid(form)
         services.record_password_change(actor=self.request.user)
         messages.success(self.request, "Your password was changed.")
@@ -190,20 +195,20 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 
 @require(Cap.VIEW_DASHBOARD)
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     """The dashboard: what the signed-in user's roles may see (console.dashboard)."""
     return render(request, "console/home.html", {"board": dashboard.dashboard_for(request.user)})
 
 
 @require(Cap.VIEW_AUDIT)
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: AuthenticatedRequest) -> HttpResponse:
     filterset = AuditFilter(request.GET, queryset=AuditEntry.objects.all())
     page = keyset_page(filterset.qs, params=request.GET, order=("-seq",), size=50)
     return render(request, "console/audit.html", {"filter": filterset, "page": page})
 
 
 @require_http_methods(["GET", "POST"])
-def staff_settings(request: HttpRequest) -> HttpResponse:
+def staff_settings(request: AuthenticatedRequest) -> HttpResponse:
     profile, _ = StaffProfile.objects.get_or_create(user=request.user)
     form = StaffSettingsForm(
         request.POST if request.method == "POST" else None, initial={"blur_sensitive": profile.blur_sensitive}
@@ -224,7 +229,7 @@ def staff_settings(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
+def sign_out_everywhere(request: AuthenticatedRequest) -> HttpResponse:
     """Every session of this person ends, this one included."""
     services.sign_out_everywhere(actor=request.user, user=request.user)
     logout(request)

@@ -16,7 +16,7 @@ from review.models import Decision, Flag, Level, Outcome, Scope, Signal
 from review.openapi import FLAG_REQUEST_BODY, FlagOut, IngestOut
 from review.services import ingest_flags
 
-router = Router(tags=["flags"])
+router: Router = Router(tags=["flags"])
 MAX_BATCH = 1000
 
 

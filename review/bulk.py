@@ -18,6 +18,20 @@ import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 
+def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """The field `name` of `model`; only fields (foreign keys included) are written here, never reverse relations."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} is a relation, not a field: it has no column.")
+    return field
+
+
+def _column(field: models.Field[Any, Any]) -> str:
+    if field.column is None:
+        raise TypeError(f"{field} has no column of its own.")
+    return field.column
+
+
 def insert_ignoring_conflicts(
     model: type[models.Model], rows: Sequence[dict[str, Any]], *, returning: Sequence[str]
 ) -> list[tuple[Any, ...]]:
@@ -29,19 +43,19 @@ def insert_ignoring_conflicts(
     # get_db_prep_save reads several per value: 500 rows by 14 columns.
     db = connections[DEFAULT_DB_ALIAS]
     names = list(rows[0])
-    fields = [model._meta.get_field(name) for name in names]
+    fields = [_field(model, name) for name in names]
     quote = db.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[union-attr]
+    columns = ", ".join(quote(_column(f)) for f in fields)
     placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    back = ", ".join(quote(model._meta.get_field(name).column) for name in returning)  # type: ignore[union-attr]
+    back = ", ".join(quote(_column(_field(model, name))) for name in returning)
     if db.vendor == "postgresql":
         # One array per column, bound server-side in binary (%b), instead of
         # one literal per value quoted into the SQL text by Django's client-side
         # cursor: half the CPU for a batch of 500 flags, a short statement
         # whatever the batch size, and no limit of 65,535 parameters. unnest
         # keeps the rows' order, so the lock order is still the caller's.
-        arrays = ", ".join(f"%b::{f.db_type(db)}[]" for f in fields)  # type: ignore[union-attr]
-        columnwise = [[f.get_db_prep_save(row[f.name], db) for row in rows] for f in fields]  # type: ignore[union-attr]
+        arrays = ", ".join(f"%b::{f.db_type(db)}[]" for f in fields)
+        columnwise = [[f.get_db_prep_save(row[f.name], db) for row in rows] for f in fields]
         db.ensure_connection()
         with psycopg.Cursor(db.connection) as cursor:
             cursor.execute(
@@ -52,7 +66,7 @@ def insert_ignoring_conflicts(
             return [tuple(r) for r in cursor.fetchall()]
     params: list[Any] = []
     for row in rows:
-        params.extend(f.get_db_prep_save(row[f.name], db) for f in fields)  # type: ignore[union-attr]
+        params.extend(f.get_db_prep_save(row[f.name], db) for f in fields)
     # Names come from model metadata and values travel as parameters.
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "
@@ -104,7 +118,7 @@ def insert_rows(model: type[models.Model], names: Sequence[str], rows: Sequence[
     if not rows:
         return
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(name).column) for name in names)  # type: ignore[union-attr]
+    columns = ", ".join(quote(_column(_field(model, name))) for name in names)
     table = quote(model._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -437,7 +437,7 @@ class WhatIf:
             row.violations for row in self.levels if row.reviewed_if_proposed is caught and row.violations is not None
         ]
         return Estimate(
-            sum(e.value for e in estimates), sum(e.low for e in estimates), sum(e.high for e in estimates)  # type: ignore[union-attr]
+            sum(e.value for e in estimates), sum(e.low for e in estimates), sum(e.high for e in estimates)
         )
 
     @property

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django import forms
@@ -97,7 +97,8 @@ class VerdictForm(forms.Form):
     note = forms.CharField(required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("outcome") == Outcome.VIOLATING:
             if not data.get("category"):
                 self.add_error("category", "Choose the category the content violates.")
@@ -134,4 +135,5 @@ class BulkDecisionForm(VerdictForm):
         super().__init__(*args, **kwargs)
         # Any id is accepted here; the service refuses ids it cannot decide and says why.
         submitted = self.data.getlist("cases") if hasattr(self.data, "getlist") else []
-        self.fields["cases"].choices = [(v, v) for v in submitted if str(v).isdigit()]
+        cases = cast(forms.TypedMultipleChoiceField, self.fields["cases"])
+        cases.choices = [(v, v) for v in submitted if str(v).isdigit()]

@@ -40,7 +40,8 @@ class Threshold(models.TextChoices):
         return None if self is Threshold.OFF else Level.from_name(self.value)
 
 
-Source = models.TextChoices("Source", [(name, name) for name in ADAPTERS])
+# Django's functional Enum API, which django-stubs does not declare for TextChoices; hence the ignore.
+Source = models.TextChoices("Source", [(name, name) for name in ADAPTERS])  # type: ignore[call-overload]
 
 
 class PolicyState(models.Model):

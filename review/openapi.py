@@ -205,4 +205,4 @@ FLAG_REQUEST_BODY = {
 }
 
 
-DOCUMENTED_ONLY = [FlagIn, FlagBatchIn]
+DOCUMENTED_ONLY: list[type[Schema]] = [FlagIn, FlagBatchIn]

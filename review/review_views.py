@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import appeal_of
-from console.access import has_cap, require
+from console.access import AuthenticatedRequest, has_cap, require
 from console.models import StaffProfile
 from console.pagination import keyset_page
 from console.roles import Cap
@@ -28,13 +28,13 @@ def _is_htmx(request: HttpRequest) -> bool:
 
 
 @require(Cap.REVIEW_CASES)
-def queues(request: HttpRequest) -> HttpResponse:
+def queues(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "review/queues.html", {"rows": selectors.queue_overview(request.user)})
 
 
 @require(Cap.REVIEW_CASES)
 @require_POST
-def start(request: HttpRequest, queue_pk: int) -> HttpResponse:
+def start(request: AuthenticatedRequest, queue_pk: int) -> HttpResponse:
     queue = selectors.queue_for(request.user, queue_pk)
     case = services.claim_next_case(actor=request.user, queue=queue)
     if case is None:
@@ -43,7 +43,7 @@ def start(request: HttpRequest, queue_pk: int) -> HttpResponse:
     return redirect("review:case", pk=case.pk)
 
 
-def workspace_context(request: HttpRequest, case: Case, *, form: VerdictForm | None = None) -> dict[str, Any]:
+def workspace_context(request: AuthenticatedRequest, case: Case, *, form: VerdictForm | None = None) -> dict[str, Any]:
     flags = selectors.case_flags(case)
     profile = StaffProfile.objects.filter(user=request.user).first()
     sensitive = selectors.sensitive_categories(flags)
@@ -66,12 +66,12 @@ def workspace_context(request: HttpRequest, case: Case, *, form: VerdictForm | N
 
 
 @require(Cap.REVIEW_CASES)
-def case_page(request: HttpRequest, pk: int) -> HttpResponse:
+def case_page(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     case = selectors.case_for(request.user, pk)
     return render(request, "review/case.html", workspace_context(request, case))
 
 
-def _next_or_empty(request: HttpRequest, queue: Queue, *, status: int = 200) -> HttpResponse:
+def _next_or_empty(request: AuthenticatedRequest, queue: Queue, *, status: int = 200) -> HttpResponse:
     """After a decision or skip: the next case of the same queue, swapped in by htmx without a page load."""
     if queue.kind in selectors.SENIOR_KINDS and not has_cap(request.user, Cap.HANDLE_ESCALATIONS):
         queue = None  # type: ignore[assignment]
@@ -89,7 +89,7 @@ def _next_or_empty(request: HttpRequest, queue: Queue, *, status: int = 200) -> 
     return response
 
 
-def _refused(request: HttpRequest, case: Case, message: str, status: int, form: VerdictForm | None = None
+def _refused(request: AuthenticatedRequest, case: Case, message: str, status: int, form: VerdictForm | None = None
              ) -> HttpResponse:
     context = workspace_context(request, case, form=form)
     context["error"] = message
@@ -99,7 +99,7 @@ def _refused(request: HttpRequest, case: Case, message: str, status: int, form: 
 
 @require(Cap.REVIEW_CASES)
 @require_POST
-def decide(request: HttpRequest, pk: int) -> HttpResponse:
+def decide(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     case = selectors.case_for(request.user, pk)
     form = VerdictForm(request.POST)
     if not form.is_valid():
@@ -116,7 +116,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.REVIEW_CASES)
 @require_POST
-def skip(request: HttpRequest, pk: int) -> HttpResponse:
+def skip(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     case = selectors.case_for(request.user, pk)
     form = ReasonForm(request.POST)
     if not form.is_valid():
@@ -130,14 +130,14 @@ def skip(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.REVIEW_CASES)
 @require_POST
-def release(request: HttpRequest, pk: int) -> HttpResponse:
+def release(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     case = selectors.case_for(request.user, pk)
     try:
         services.release_case(actor=request.user, case=case, reason=request.POST.get("reason", "")[:500])
     except CaseNotHeld as exc:
         return _refused(request, case, str(exc), 409)
     messages.info(request, f"Case {case.pk} is back in {case.queue.name}.")
-    response = redirect("review:queues")
+    response: HttpResponse = redirect("review:queues")
     if _is_htmx(request):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = reverse("review:queues")
@@ -146,7 +146,7 @@ def release(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.REVIEW_CASES)
 @require_POST
-def renew(request: HttpRequest, pk: int) -> HttpResponse:
+def renew(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     case = selectors.case_for(request.user, pk)
     try:
         services.renew_lease(actor=request.user, case=case)
@@ -157,7 +157,7 @@ def renew(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.HANDLE_ESCALATIONS)
 @require_POST
-def take_back(request: HttpRequest, pk: int) -> HttpResponse:
+def take_back(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     case = selectors.case_for(request.user, pk)
     form = ReasonForm(request.POST)
     if not form.is_valid():
@@ -173,7 +173,7 @@ def take_back(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.HANDLE_ESCALATIONS)
 @require_POST
-def correct(request: HttpRequest, pk: int) -> HttpResponse:
+def correct(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     decision = get_object_or_404(Decision.objects.select_related("case"), pk=pk)
     case = selectors.case_for(request.user, decision.case_id)
     form = CorrectionForm(request.POST)
@@ -192,7 +192,7 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require(Cap.REVIEW_CASES)
-def cases(request: HttpRequest) -> HttpResponse:
+def cases(request: AuthenticatedRequest) -> HttpResponse:
     base = selectors.cases_list(request.user)
     filterset = CaseFilter(request.GET, queryset=base, request=request)
     order = filterset.form.cleaned_data.get("order") if filterset.form.is_valid() else None
@@ -207,11 +207,11 @@ def cases(request: HttpRequest) -> HttpResponse:
 
 @require(Cap.HANDLE_ESCALATIONS)
 @require_POST
-def bulk_decide(request: HttpRequest) -> HttpResponse:
+def bulk_decide(request: AuthenticatedRequest) -> HttpResponse:
     form = BulkDecisionForm(request.POST)
     back = reverse("review:cases") + ("?" + request.POST["back"] if request.POST.get("back") else "")
     if not form.is_valid():
-        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        problems = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items())
         messages.error(request, f"Nothing was decided: {problems}")
         return redirect(back)
     result = services.apply_bulk_decision(

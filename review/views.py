@@ -3,11 +3,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from console.access import require
+from console.access import AuthenticatedRequest, require
 from console.roles import Cap
 from review import services
 from review.forms import ApiKeyForm, IntegrationEditForm, IntegrationForm, KeyRateForm, RevokeKeyForm
@@ -15,7 +15,7 @@ from review.models import ApiKey, Integration
 
 
 @require(Cap.MANAGE_INTEGRATIONS)
-def integrations(request: HttpRequest) -> HttpResponse:
+def integrations(request: AuthenticatedRequest) -> HttpResponse:
     rows = Integration.objects.select_related("profile").annotate(
         active_keys=Count("api_keys", filter=Q(api_keys__revoked_at__isnull=True), distinct=True),
         endpoints=Count("webhook_endpoints", filter=Q(webhook_endpoints__is_active=True), distinct=True),
@@ -25,7 +25,7 @@ def integrations(request: HttpRequest) -> HttpResponse:
 
 @require(Cap.MANAGE_INTEGRATIONS)
 @require_http_methods(["GET", "POST"])
-def integration_new(request: HttpRequest) -> HttpResponse:
+def integration_new(request: AuthenticatedRequest) -> HttpResponse:
     form = IntegrationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         integration = services.create_integration(actor=request.user, **form.cleaned_data)
@@ -43,7 +43,7 @@ def integration_new(request: HttpRequest) -> HttpResponse:
 
 
 @require(Cap.MANAGE_INTEGRATIONS)
-def integration(request: HttpRequest, pk: int) -> HttpResponse:
+def integration(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     obj = get_object_or_404(Integration.objects.select_related("profile"), pk=pk)
     keys = obj.api_keys.order_by("revoked_at", "-created_at").select_related("created_by")
     edit = IntegrationEditForm(
@@ -64,7 +64,7 @@ def integration(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.MANAGE_INTEGRATIONS)
 @require_POST
-def integration_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def integration_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     obj = get_object_or_404(Integration, pk=pk)
     form = IntegrationEditForm(request.POST)
     if not form.is_valid():
@@ -83,7 +83,7 @@ def integration_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.MANAGE_INTEGRATIONS)
 @require_POST
-def key_new(request: HttpRequest, pk: int) -> HttpResponse:
+def key_new(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     obj = get_object_or_404(Integration, pk=pk)
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
@@ -107,7 +107,7 @@ def key_new(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Cap.MANAGE_INTEGRATIONS)
 @require_POST
-def key_revoke(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
+def key_revoke(request: AuthenticatedRequest, pk: int, key_pk: int) -> HttpResponse:
     key = get_object_or_404(ApiKey, pk=key_pk, integration_id=pk)
     form = RevokeKeyForm(request.POST)
     if form.is_valid():
@@ -121,7 +121,7 @@ def key_revoke(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
 
 @require(Cap.MANAGE_INTEGRATIONS)
 @require_POST
-def key_rate(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
+def key_rate(request: AuthenticatedRequest, pk: int, key_pk: int) -> HttpResponse:
     key = get_object_or_404(ApiKey, pk=key_pk, integration_id=pk)
     form = KeyRateForm(request.POST)
     if not form.is_valid():

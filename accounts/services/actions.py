@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -79,7 +79,7 @@ def propose_action(
         reason=reason,
         rule=rule,
         rule_version=rule.version if rule else None,
-        proposed_by=actor if isinstance(actor, AbstractBaseUser) else None,
+        proposed_by=actor if isinstance(actor, User) else None,
         proposed_at=timezone.now(),
     )
     if evidence:
@@ -111,7 +111,7 @@ def _move(actor: Any, locked: Action, verb: AuditVerb, reason: str, **changes: A
 
 
 @transaction.atomic
-def approve_action(*, actor: AbstractBaseUser, action: Action, reason: str) -> Action:
+def approve_action(*, actor: User, action: Action, reason: str) -> Action:
     locked = _take(actor, action, reason, expect=ActionState.PROPOSED, step="approved")
     kind = ActionKind(locked.kind)
     if kind.needs_four_eyes:
@@ -133,7 +133,7 @@ def approve_action(*, actor: AbstractBaseUser, action: Action, reason: str) -> A
 
 
 @transaction.atomic
-def reject_action(*, actor: AbstractBaseUser, action: Action, reason: str) -> Action:
+def reject_action(*, actor: User, action: Action, reason: str) -> Action:
     locked = _take(actor, action, reason, expect=ActionState.PROPOSED, step="rejected")
     return _move(
         actor, locked, AuditVerb.ACTION_REJECTED, reason, state=ActionState.REJECTED, decided_at=timezone.now()
@@ -141,7 +141,7 @@ def reject_action(*, actor: AbstractBaseUser, action: Action, reason: str) -> Ac
 
 
 @transaction.atomic
-def apply_action(*, actor: AbstractBaseUser, action: Action, reason: str) -> Action:
+def apply_action(*, actor: User, action: Action, reason: str) -> Action:
     locked = _take(actor, action, reason, expect=ActionState.APPROVED, step="applied")
     now = timezone.now()
     _move(
@@ -158,7 +158,7 @@ def apply_action(*, actor: AbstractBaseUser, action: Action, reason: str) -> Act
 
 
 @transaction.atomic
-def lift_action(*, actor: AbstractBaseUser, action: Action, reason: str) -> Action:
+def lift_action(*, actor: User, action: Action, reason: str) -> Action:
     _require_reason(reason)
     _require_senior(actor)
     return _end(action, ActionState.LIFTED, actor=actor, reason=reason)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -75,7 +75,7 @@ def receive_appeal(*, actor: Any, account: Account, action_id: int, text: str) -
 
 
 @transaction.atomic
-def decide_appeal(*, actor: AbstractBaseUser, appeal: Appeal, reverse: bool, reason: str) -> Appeal:
+def decide_appeal(*, actor: User, appeal: Appeal, reverse: bool, reason: str) -> Appeal:
     """Uphold the action or reverse it (which lifts it and tells the platform)."""
     _require_reason(reason)
     _require_senior(actor)
@@ -101,7 +101,7 @@ def decide_appeal(*, actor: AbstractBaseUser, appeal: Appeal, reverse: bool, rea
 
 
 @transaction.atomic
-def add_note(*, actor: AbstractBaseUser, account: Account, text: str) -> AccountNote:
+def add_note(*, actor: User, account: Account, text: str) -> AccountNote:
     if not text.strip():
         raise ValueError("A note needs text.")
     note = AccountNote.objects.create(account=account, author=actor, text=text[:5000], created_at=timezone.now())

@@ -28,8 +28,9 @@ from review.models import Category
 
 def _approvers() -> Subquery:
     through = Action.approvals.through
+    # The ignore: django-stubs' plugin forgets an annotate() made after values() ("Cannot resolve keyword 'text'").
     names = (
-        through.objects.filter(action_id=OuterRef("pk"))
+        through.objects.filter(action_id=OuterRef("pk"))  # type: ignore[misc]
         .values("action_id")
         .annotate(text=StringAgg(F("user__username"), Value(", "), **ordered("user__username")))
         .values("text")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from ninja import Router
 
 from console.api import error, require_scope
@@ -14,7 +14,7 @@ from console.reports.forms import ALIASES, ReportFilterForm
 from console.reports.writers import CONTENT_TYPES
 from review.models import Scope
 
-router = Router(tags=["reports"])
+router: Router = Router(tags=["reports"])
 
 PARAMETERS = {
     "from": "First UTC day, YYYY-MM-DD (included).",
@@ -66,7 +66,7 @@ def _openapi() -> dict[str, Any]:
 
 
 @router.get("/reports/{name}", summary="A report of this integration as CSV or JSON Lines", openapi_extra=_openapi())
-def get_report_rows(request: HttpRequest, name: str) -> HttpResponse:
+def get_report_rows(request: HttpRequest, name: str) -> HttpResponseBase:
     key = require_scope(request, Scope.REPORTS_READ)
     try:
         report = get_report(name)

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar, Literal
 
-from django.db.models import Expression, F, OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models.expressions import BaseExpression
 
 Kind = Literal["text", "int", "float", "time", "date"]
 
@@ -53,7 +54,7 @@ class Column:
     """
 
     name: str
-    expr: Expression | F | Looked
+    expr: BaseExpression | F | Looked  # BaseExpression: a Subquery is one, but not an Expression
     kind: Kind = "text"
     guard: bool = False
 

@@ -6,7 +6,7 @@ A form holds only the fields its report accepts. `clean` gives back a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -48,12 +48,13 @@ class ReportFilterForm(forms.Form):
         for name in unused:
             del self.fields[name]
         if "state" in self.fields:
-            self.fields["state"].choices = [("", "Any state"), *report.states]
+            cast(forms.ChoiceField, self.fields["state"]).choices = [("", "Any state"), *report.states]
         if "date_from" in self.fields:
             self.fields["date_from"].label = f"{report.time_label.capitalize()} from"
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
             self.add_error("date_to", "To must not be before From.")

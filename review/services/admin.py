@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from console.audit import record
@@ -28,14 +28,14 @@ def _queue_state(queue: Queue) -> dict[str, Any]:
 @transaction.atomic
 def update_queue(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     queue: Queue,
     name: str,
     description: str,
     priority: int,
     sla_minutes: int,
     lease_minutes: int,
-    members: list[AbstractBaseUser],
+    members: list[User],
     reason: str,
 ) -> Queue:
     locked = Queue.objects.select_for_update().get(pk=queue.pk)
@@ -61,7 +61,7 @@ def _category_state(category: Category) -> dict[str, Any]:
 @transaction.atomic
 def update_category(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     category: Category,
     description: str,
     sensitive: bool,
@@ -93,14 +93,14 @@ def update_category(
 @transaction.atomic
 def create_queue(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     name: str,
     slug: str,
     description: str,
     priority: int,
     sla_minutes: int,
     lease_minutes: int,
-    members: list[AbstractBaseUser],
+    members: list[User],
     reason: str,
 ) -> Queue:
     """A new review queue; routing rules send cases to it."""

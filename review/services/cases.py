@@ -6,9 +6,9 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, cast
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import Min, QuerySet
 from django.utils import timezone
@@ -41,7 +41,7 @@ class Verdict:
             raise InvalidDecision("Say why you escalate: the senior reviewer reads it first.")
 
 
-def _lease_fields(queue: Queue, actor: AbstractBaseUser, now: Any) -> dict[str, Any]:
+def _lease_fields(queue: Queue, actor: User, now: Any) -> dict[str, Any]:
     return {
         "status": CaseStatus.CLAIMED,
         "claimed_by": actor,
@@ -51,7 +51,7 @@ def _lease_fields(queue: Queue, actor: AbstractBaseUser, now: Any) -> dict[str, 
     }
 
 
-def claim_next_case(*, actor: AbstractBaseUser, queue: Queue) -> Case | None:
+def claim_next_case(*, actor: User, queue: Queue) -> Case | None:
     """Lease the highest-priority, oldest open case of `queue` to `actor`, or None if there is none.
 
     A case the actor already holds in this queue comes back first (a reload
@@ -67,7 +67,7 @@ def claim_next_case(*, actor: AbstractBaseUser, queue: Queue) -> Case | None:
     return case
 
 
-def _claim_next_case(actor: AbstractBaseUser, queue: Queue) -> Case | None:
+def _claim_next_case(actor: User, queue: Queue) -> Case | None:
     if connection.vendor == "postgresql":
         case, leases_expired = _claim_in_one_statement(actor, queue)
         # Cases whose lease ran out rejoin the queue for this claim (when it
@@ -159,7 +159,15 @@ SELECT (NULL::review_case).*, false, NULL, expired.leases_expired FROM expired
 """
 
 
-def _claim_in_one_statement(actor: AbstractBaseUser, queue: Queue) -> tuple[Case | None, bool]:
+class _ClaimColumns(Protocol):
+    """The columns _CLAIM_SQL adds to the case rows it returns (raw() sets them as attributes)."""
+
+    taken: bool
+    audit_seq: int | None
+    leases_expired: bool
+
+
+def _claim_in_one_statement(actor: User, queue: Queue) -> tuple[Case | None, bool]:
     now = timezone.now()
     expires = now + timedelta(minutes=queue.lease_minutes)
     after = _claim_audit(queue, expires)
@@ -183,14 +191,15 @@ def _claim_in_one_statement(actor: AbstractBaseUser, queue: Queue) -> tuple[Case
     }
     rows = list(Case.objects.raw(_CLAIM_SQL, params))
     case = rows[0] if rows[0].pk is not None else None
-    if case is not None and case.taken and case.audit_seq is None:
+    first, last = cast(_ClaimColumns, rows[0]), cast(_ClaimColumns, rows[-1])
+    if case is not None and first.taken and first.audit_seq is None:
         # Only a flushed database (a test's) lacks the chain's head, which
         # migrations create; record() makes it, so the claim is still audited.
         record(actor=actor, verb=AuditVerb.CASE_CLAIMED, target=case, after=after)
-    return case, bool(rows[-1].leases_expired)
+    return case, bool(last.leases_expired)
 
 
-def renew_lease(*, actor: AbstractBaseUser, case: Case) -> Case:
+def renew_lease(*, actor: User, case: Case) -> Case:
     """Extend the lease while the reviewer has the page open. Not audited: it changes nothing but time."""
     now = timezone.now()
     queue = case.queue
@@ -204,7 +213,7 @@ def renew_lease(*, actor: AbstractBaseUser, case: Case) -> Case:
 
 
 @transaction.atomic
-def release_case(*, actor: AbstractBaseUser, case: Case, reason: str = "") -> Case:
+def release_case(*, actor: User, case: Case, reason: str = "") -> Case:
     locked = _held(actor, case)
     _reopen(locked)
     record(actor=actor, verb=AuditVerb.CASE_RELEASED, target=locked, reason=reason)
@@ -212,7 +221,7 @@ def release_case(*, actor: AbstractBaseUser, case: Case, reason: str = "") -> Ca
 
 
 @transaction.atomic
-def skip_case(*, actor: AbstractBaseUser, case: Case, reason: str) -> Case:
+def skip_case(*, actor: User, case: Case, reason: str) -> Case:
     if not reason.strip():
         raise InvalidDecision("Say why you skip this case.")
     locked = _held(actor, case)
@@ -223,7 +232,7 @@ def skip_case(*, actor: AbstractBaseUser, case: Case, reason: str) -> Case:
 
 
 @transaction.atomic
-def take_back_case(*, actor: AbstractBaseUser, case: Case, reason: str) -> Case:
+def take_back_case(*, actor: User, case: Case, reason: str) -> Case:
     """A senior takes over a case someone else holds (they left, or it is urgent)."""
     if not reason.strip():
         raise InvalidDecision("Say why you take this case over.")
@@ -275,7 +284,7 @@ def _locked(cases: QuerySet[Case]) -> QuerySet[Case]:
     return cases.select_related("queue").select_for_update(of=("self",))
 
 
-def _held(actor: AbstractBaseUser, case: Case) -> Case:
+def _held(actor: User, case: Case) -> Case:
     locked = _locked(Case.objects.filter(pk=case.pk)).get()
     if not locked.held_by(actor):
         if locked.status == CaseStatus.CLOSED:
@@ -290,7 +299,7 @@ def _reopen(case: Case) -> None:
     case.save(update_fields=["status", "claimed_by", "claimed_at", "lease_expires_at", "updated_at"])
 
 
-def record_decision(*, actor: AbstractBaseUser, case: Case, verdict: Verdict, bulk: bool = False) -> Decision:
+def record_decision(*, actor: User, case: Case, verdict: Verdict, bulk: bool = False) -> Decision:
     """Decide a case the actor holds. Violating makes a violation; escalating sends it to the seniors."""
     verdict.check()
     with transaction.atomic():
@@ -318,7 +327,7 @@ def _lock_account_first(account_id: int, verdict: Verdict) -> None:
     list(Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True))
 
 
-def _decide(actor: AbstractBaseUser, case: Case, verdict: Verdict, *, bulk: bool) -> Decision:
+def _decide(actor: User, case: Case, verdict: Verdict, *, bulk: bool) -> Decision:
     from accounts.services import record_violation
 
     now = timezone.now()
@@ -371,7 +380,7 @@ def _describe(decision: Decision, case: Case) -> dict[str, Any]:
 
 
 @transaction.atomic
-def correct_decision(*, actor: AbstractBaseUser, decision: Decision, verdict: Verdict, reason: str) -> Decision:
+def correct_decision(*, actor: User, decision: Decision, verdict: Verdict, reason: str) -> Decision:
     """A senior replaces a decision; the account's violation follows the new one."""
     from accounts.services import record_violation, void_violation
 
@@ -416,7 +425,7 @@ class BulkResult:
     skipped: dict[int, str]
 
 
-def apply_bulk_decision(*, actor: AbstractBaseUser, case_ids: list[int], verdict: Verdict) -> BulkResult:
+def apply_bulk_decision(*, actor: User, case_ids: list[int], verdict: Verdict) -> BulkResult:
     """One decision applied to many open cases (a spam wave): each gets its own decision and audit entry.
 
     Cases someone else holds, or already decided, are left alone and listed.

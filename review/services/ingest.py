@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -53,7 +54,9 @@ class _Pending:
         return self.lead or self.sample
 
 
-def ingest_flags(*, integration: Integration, payloads: list[object], now: datetime | None = None) -> list[FlagOutcome]:
+def ingest_flags(
+    *, integration: Integration, payloads: Sequence[object], now: datetime | None = None
+) -> list[FlagOutcome]:
     """Store each valid flag once, judge it by the integration's profile, queue it if it needs review.
 
     A bad flag is answered `rejected` without touching the others; an `id`
@@ -266,7 +269,7 @@ def _queue(
                     flag_count=0,
                     created_at=now,
                     updated_at=now,
-                )  # type: ignore[arg-type]
+                )
             )
         # A concurrent batch may open the same case first; the partial unique
         # constraint then keeps ours out and the re-read below finds theirs.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -73,7 +73,7 @@ def create_api_key(
         key_hash=hash_key(secret),
         scopes=sorted(s.value for s in scopes),
         rate_per_minute=rate_per_minute,
-        created_by=actor if isinstance(actor, AbstractBaseUser) else None,
+        created_by=actor if isinstance(actor, User) else None,
     )
     record(
         actor=actor,
@@ -117,7 +117,7 @@ def revoke_api_key(*, actor: Any, key: ApiKey, reason: str = "") -> ApiKey:
     if locked.revoked_at is not None:
         raise ValueError("This key is already revoked.")
     locked.revoked_at = timezone.now()
-    locked.revoked_by = actor if isinstance(actor, AbstractBaseUser) else None
+    locked.revoked_by = actor if isinstance(actor, User) else None
     locked.save(update_fields=["revoked_at", "revoked_by"])
     forget([locked.key_hash])
     record(actor=actor, verb=AuditVerb.API_KEY_REVOKED, target=locked, after={"prefix": locked.prefix}, reason=reason)

@@ -26,7 +26,7 @@ class Command(BaseCommand):
             raise CommandError(f"No policy profile named {options['profile']!r}. Known: {names}.")
         form = IntegrationForm({"name": options["name"], "profile": profile.pk, "webhook_url": options["webhook_url"]})
         if not form.is_valid():
-            problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+            problems = "; ".join(f"{field}: {' '.join(map(str, errors))}" for field, errors in form.errors.items())
             raise CommandError(f"Nothing created: {problems}")
         integration = create_integration(actor=SystemActor(f"cli:{getpass.getuser()}"), **form.cleaned_data)
         self.stdout.write(f"Created integration {integration.name} (id {integration.pk}, profile {profile.name}).")
