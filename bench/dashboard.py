@@ -43,7 +43,8 @@ from typing import Any
 
 import psycopg
 import psycopg.sql
-from claims import Browser, start_gunicorn, stop, wait_until_up
+import pyotp
+from claims import BENCH_TOTP_SECRET, Browser, start_gunicorn, stop, wait_until_up
 from common import bench_env, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,8 +116,9 @@ def staff() -> dict[str, list[int]]:
     """The bench's staff users (created once), by role: ids of reviewers and seniors for the decisions."""
     from django.contrib.auth import get_user_model
 
+    from console.models import TotpDevice
     from console.roles import Role
-    from console.services import create_staff
+    from console.services import create_staff, enable_totp
 
     User = get_user_model()
     wanted = [(f"bench-reviewer-{i}", Role.REVIEWER) for i in range(1, REVIEWERS + 1)]
@@ -125,6 +127,12 @@ def staff() -> dict[str, list[int]]:
     for username, role in wanted:
         if not User.objects.filter(username=username).exists():
             create_staff(actor=None, username=username, password=BENCH_PASSWORD, role=role)
+    # The users who sign in enrol an authenticator, as every role but reviewer must; the bench's
+    # browser answers the code step (bench/claims.py).
+    for username, _must in ROLES.values():
+        user = User.objects.get(username=username)
+        if not TotpDevice.objects.filter(user=user).exists():
+            enable_totp(actor=user, secret=BENCH_TOTP_SECRET, code=pyotp.TOTP(BENCH_TOTP_SECRET).now())
     ids = dict(User.objects.filter(username__startswith="bench-").values_list("username", "pk"))
     return {
         "reviewers": [ids[f"bench-reviewer-{i}"] for i in range(1, REVIEWERS + 1)],
