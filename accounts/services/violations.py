@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts import rates
 from accounts.models import Account, Violation
-from console.reports.violations import case_evidence
+from console.reports.violations import evidence_of
 
 
 def record_violation(*, decision: Any, occurred_at: datetime) -> Violation:
@@ -25,9 +25,8 @@ def record_violation(*, decision: Any, occurred_at: datetime) -> Violation:
     from accounts.tasks import evaluate_account
 
     case = decision.case
-    evidence = case_evidence().filter(flag__case_id=case.pk).values("source", "signals")
     violation = Violation.objects.create(
-        **next(iter(evidence), {"source": "", "signals": ""}),
+        **evidence_of(case.pk),
         account_id=case.account_id,
         decision=decision,
         case=case,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from django.db import connection
 from django.db.models import Case, CharField, Exists, F, Min, OuterRef, QuerySet, StringAgg, Value, When
 from django.db.models.functions import Cast, Concat
 
@@ -31,6 +33,30 @@ def case_evidence(signal_model: Any = Signal, flag_model: Any = Flag) -> QuerySe
         .values(key=F("flag__case_id"))
         .annotate(source=Min("flag__source"), signals=StringAgg(text, Value("; "), **ordered("-level")))
     )
+
+
+# Stands for the case id in the compiled statement below (no real id, nor any constant of the query, is this).
+_ANY_CASE = -(2**62)
+
+
+@cache
+def _evidence_statement(vendor: str) -> tuple[str, tuple[Any, ...]]:
+    query = case_evidence().filter(flag__case_id=_ANY_CASE).values("source", "signals").query
+    return query.sql_with_params()
+
+
+def evidence_of(case_id: int) -> dict[str, str]:
+    """`case_evidence` of one case: what a violation of it keeps.
+
+    Its SQL is compiled once per process and database vendor: building the
+    query through the ORM costs about 3 ms of Python, running it 0.1 ms of
+    PostgreSQL, and every violating decision asks for it.
+    """
+    sql, params = _evidence_statement(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [case_id if param == _ANY_CASE else param for param in params])
+        row = cursor.fetchone()
+    return {"source": row[0] or "", "signals": row[1] or ""} if row else {"source": "", "signals": ""}
 
 
 def violation_actions() -> QuerySet[Any]:
