@@ -59,6 +59,14 @@ def _fast_passwords(settings) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
+def _own_cache(settings) -> None:  # type: ignore[no-untyped-def]
+    # The cache is Redis in CI: it outlives a test and a whole run (a second run within the
+    # keys' lifetime found a dashboard panel the first had drawn). Each test keys its own.
+    default = settings.CACHES["default"]
+    settings.CACHES = {**settings.CACHES, "default": {**default, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
+
+
+@pytest.fixture(autouse=True)
 def _own_sign_in_counts(monkeypatch: pytest.MonkeyPatch) -> None:
     # Failed sign-ins are counted in the cache, which outlives a test (Redis in CI):
     # each test counts under its own prefix, so one test's failures never lock out the next.
