@@ -282,9 +282,16 @@ def _split(period: Period) -> tuple[list[date], list[tuple[datetime, datetime]]]
     return days, stretches
 
 
+def db_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Datetimes as the ORM stores them. SQLite keeps them as text without an offset and compares
+    a raw parameter's text, "+00:00" and all: a flag received exactly at midnight fell on the day before."""
+    adapt = connection.ops.adapt_datetimefield_value
+    return {name: adapt(value) if isinstance(value, datetime) else value for name, value in params.items()}
+
+
 def _fetch(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, db_params(params))
         return cursor.fetchall()
 
 

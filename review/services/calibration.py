@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from console.audit import record
 from console.models import AuditVerb
-from review.calibration import roll_up_sql
+from review.calibration import db_params, roll_up_sql
 from review.models import CalibrationRollup, PolicyProfile
 
 # The calibration page's longest period is 366 days; older days are never asked for.
@@ -58,7 +58,8 @@ def roll_up_calibration_days(*, now: datetime | None = None, max_days: int = 31)
             with transaction.atomic():
                 CalibrationRollup.objects.create(day=day, rolled_at=timezone.now())
                 with connection.cursor() as cursor:
-                    cursor.execute(roll_up_sql(), {"day": day, "start": start, "end": start + timedelta(days=1)})
+                    params = {"day": day, "start": start, "end": start + timedelta(days=1)}
+                    cursor.execute(roll_up_sql(), db_params(params))
         except IntegrityError:
             continue  # another run counted it meanwhile
         rolled.append(day)

@@ -35,7 +35,7 @@ Wilson's interval, z = 1.96 (z² = 3.8416): with p = x/n,
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -312,3 +312,19 @@ def test_the_daily_roll_up_gives_the_same_numbers(calibration_data) -> None:
     assert (round(low.caught.value, 3), round(low.caught.low, 3), round(low.review_per_day, 3)) == (9.333, 3.432, 0.533)
     quarter = calibration_rows(Period(NOW - timedelta(days=90), NOW), integration_id=calibration_data["acme"].pk)
     assert _table(quarter)[("generic", "violence", "high")] == (6, 6, 5, 0, 0, 0, 35.0)
+
+
+@pytest.mark.django_db
+def test_a_flag_received_exactly_at_midnight_counts_on_the_day_that_starts(roles) -> None:
+    from review.models import CalibrationDay
+    from review.services.calibration import roll_up_calibration_days
+
+    midnight = datetime(2026, 11, 22, tzinfo=UTC)
+    _flag(make_integration("Acme"), "V1", _generic(("violence", "high")), when=midnight)
+
+    assert roll_up_calibration_days(now=midnight + timedelta(days=1), max_days=2) == [
+        midnight.date(), (midnight - timedelta(days=1)).date()
+    ]
+    assert list(CalibrationDay.objects.values_list("day", "flags")) == [(midnight.date(), 1)]
+    rows = calibration_rows(Period(midnight, midnight + timedelta(hours=1)))
+    assert [(row.category, row.arrived) for row in rows] == [("violence", 1)]
