@@ -168,7 +168,7 @@ def test_reviewers_and_policy_admins_do_not_see_accounts(client, reviewer, polic
 # --- The account page ------------------------------------------------------------------------
 
 
-def test_the_account_page_shows_windows_rates_chart_and_category_table(client, senior, reviewer) -> None:
+def test_the_account_page_shows_windows_rates_chart_and_category_table(clock, client, senior, reviewer) -> None:
     violation = violate(reviewer, user="u1")
     violate(reviewer, user="u1", category="violence")
     account = violation.account

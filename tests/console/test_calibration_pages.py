@@ -8,14 +8,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from freezegun import freeze_time
 
 from console.models import AuditEntry, AuditVerb
 from console.navigation import NAV
 from review.models import PolicyProfile
 from review.services import ingest_flags
 from tests.factories import flag_payload, make_integration
-from tests.review.test_calibration_numbers import calibration_data  # noqa: F401 - the hand-computed dataset
+from tests.review.test_calibration_numbers import NOW, calibration_data  # noqa: F401 - the hand-computed dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -56,9 +56,10 @@ def test_it_shows_the_hand_computed_numbers_for_a_profile(admin_client, calibrat
 
 
 def test_without_a_filter_it_shows_the_last_30_days_of_every_integration(admin_client, calibration_data) -> None:  # noqa: F811
-    html = admin_client.get(URL).content.decode()
+    with freeze_time(NOW):  # the page's "today" and this test's are the same day
+        html = admin_client.get(URL).content.decode()
 
-    today = timezone.localdate()
+    today = NOW.date()
     assert f'value="{today - timedelta(days=29)}"' in html and f'value="{today}"' in html
     # B1 (Beta, Games) joins V1-V6's row: 4 of 6 violating, median of 20 30 40 50 70 1000 = 45 s
     assert _row(html, "Violence", "generic", "high", "6", "6", "66.7 %")

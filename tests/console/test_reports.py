@@ -175,7 +175,7 @@ def test_the_action_report_has_one_row_per_action_with_its_people_and_evidence(a
     assert [int(r["action"]) for r in export("actions", category="hate")] == [suspend.pk]
 
 
-def test_the_account_rate_report_counts_violations_in_the_period_per_account(acme, reviewer) -> None:
+def test_the_account_rate_report_counts_violations_in_the_period_per_account(clock, acme, reviewer) -> None:
     busy = make_violation(acme, reviewer, user="busy", category="hate").account
     make_violation(acme, reviewer, user="busy", category="sexual", prompt="another")
     make_violation(acme, reviewer, user="busy", category="hate", prompt="a third")
@@ -194,7 +194,7 @@ def test_the_account_rate_report_counts_violations_in_the_period_per_account(acm
     assert export("account_rates", date_to=timezone.now().date() - timedelta(days=1)) == []
 
 
-def test_the_reviewer_activity_report_counts_each_reviewers_day(acme, reviewer, senior) -> None:
+def test_the_reviewer_activity_report_counts_each_reviewers_day(clock, acme, reviewer, senior) -> None:
     make_violation(acme, reviewer, user="u1")
     make_violation(acme, reviewer, user="u2")
     make_decision(make_case(acme, user="u3"), reviewer)

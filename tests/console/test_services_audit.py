@@ -547,11 +547,11 @@ def test_each_calibration_day_rolled_up_is_a_row_with_its_time(people: SimpleNam
     from review.services.calibration import roll_up_calibration_days
 
     make_case(people.integration)
-    yesterday = timezone.now().date() - timedelta(days=1)
+    now = timezone.now()
     entries = AuditEntry.objects.count()
 
-    [day] = roll_up_calibration_days(now=timezone.now(), max_days=1)
+    [day] = roll_up_calibration_days(now=now, max_days=1)
 
-    assert day == yesterday
+    assert day == now.date() - timedelta(days=1)
     assert CalibrationRollup.objects.get(day=day).rolled_at is not None
     assert AuditEntry.objects.count() == entries
