@@ -332,7 +332,7 @@ def test_on_redis_a_request_costs_one_round_trip_and_the_counter_expires(
 
 @pytest.mark.redis
 def test_on_redis_a_warm_status_read_is_still_one_round_trip_with_the_limit_counted(
-    redis_cache: Any, client: Client, integration: Integration, monkeypatch: pytest.MonkeyPatch,
+    clock: Any, redis_cache: Any, client: Client, integration: Integration, monkeypatch: pytest.MonkeyPatch,
     django_assert_num_queries: Any,
 ) -> None:
     key = make_key(integration, scopes=[Scope.STATUS_READ])
