@@ -11,14 +11,14 @@ import contextlib
 import json
 from typing import Any
 
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from accounts.models import Account, Action, ActionKind, ActionState, EnforcementState, StatusDirty
 from console import ratelimit
-from console.cache import DocketRedisCache
+from console.cache import raw_key, redis_client
 from review.apikeys import authenticate
 from review.intake import MAX_USER_CHARS, hash_user_id
 from review.models import Scope
@@ -28,26 +28,17 @@ SEVERITY = [ActionKind.WARN, ActionKind.RESTRICT, ActionKind.SUSPEND, ActionKind
 
 
 def cache_key(integration_id: int, user_hash: str) -> str:
-    return f"docket:status:{integration_id}:{user_hash}"
-
-
-def _redis() -> Any:
-    """The Redis client behind the default cache, or None when the cache is not Redis.
-
-    The status answer is already JSON bytes: stored and read as they are,
-    without the cache framework's key versioning and pickling.
-    """
-    backend = caches["default"]
-    return backend._cache.get_client(write=True) if isinstance(backend, DocketRedisCache) else None
+    # Stored and read as JSON bytes, as they are: past the cache framework's versioning and pickling.
+    return raw_key(f"docket:status:{integration_id}:{user_hash}")
 
 
 def _get(key: str) -> bytes | None:
-    client = _redis()
+    client = redis_client()
     return client.get(key) if client is not None else cache.get(key)
 
 
 def _set(key: str, body: bytes) -> None:
-    client = _redis()
+    client = redis_client()
     if client is not None:
         client.set(key, body, ex=TTL_SECONDS)
     else:

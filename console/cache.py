@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 
@@ -33,3 +34,20 @@ class DocketRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = _ReusingClient
+
+
+def redis_client() -> Any:
+    """The Redis client behind the default cache, or None when the cache is not Redis.
+
+    For the few hot paths that talk to Redis directly (counters, scripts, pre-rendered
+    bytes) rather than through the cache framework's versioning and pickling.
+    """
+    backend = caches["default"]
+    return backend._cache.get_client(write=True) if isinstance(backend, DocketRedisCache) else None
+
+
+def raw_key(name: str) -> str:
+    """`name` under the default cache's KEY_PREFIX, so keys written past the cache framework are
+    namespaced like every other cache key (the test suite gives each test a prefix of its own)."""
+    prefix = caches["default"].key_prefix
+    return f"{prefix}:{name}" if prefix else name

@@ -24,15 +24,13 @@ import time
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
-from django.core.cache import caches
 from django.db.models import Sum
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
-from console.cache import DocketRedisCache
+from console.cache import raw_key, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -92,9 +90,8 @@ LOCAL = _LocalHistogram()
 _redis_down_until = 0.0
 
 
-def _redis() -> Any:
-    backend = caches["default"]
-    return backend._cache.get_client(write=True) if isinstance(backend, DocketRedisCache) else None
+def claim_key(outcome: str) -> str:
+    return raw_key(CLAIM_KEY.format(outcome=outcome))
 
 
 def observe_claim(seconds: float, *, claimed: bool) -> None:
@@ -102,13 +99,13 @@ def observe_claim(seconds: float, *, claimed: bool) -> None:
     global _redis_down_until
     outcome = CLAIM_OUTCOMES[0] if claimed else CLAIM_OUTCOMES[1]
     bucket = bisect_left(CLAIM_BUCKETS, seconds)  # the first bound at or above it; len() is +Inf
-    client = _redis()
+    client = redis_client()
     if client is None:
         LOCAL.add(outcome, bucket, seconds)
         return
     if time.monotonic() < _redis_down_until:
         return
-    key = CLAIM_KEY.format(outcome=outcome)
+    key = claim_key(outcome)
     try:
         pipe = client.pipeline(transaction=False)
         pipe.hincrby(key, f"b{bucket}", 1)
@@ -121,12 +118,12 @@ def observe_claim(seconds: float, *, claimed: bool) -> None:
 
 
 def _claim_histograms() -> dict[str, dict[str, float]]:
-    client = _redis()
+    client = redis_client()
     if client is None:
         return {outcome: LOCAL.read(outcome) for outcome in CLAIM_OUTCOMES}
     pipe = client.pipeline(transaction=False)
     for outcome in CLAIM_OUTCOMES:
-        pipe.hgetall(CLAIM_KEY.format(outcome=outcome))
+        pipe.hgetall(claim_key(outcome))
     answers = pipe.execute()
     return {
         outcome: {k.decode(): float(v) for k, v in answer.items()}

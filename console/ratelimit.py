@@ -21,10 +21,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.http import HttpRequest
 
-from console.cache import DocketRedisCache
+from console.cache import raw_key, redis_client
 
 WINDOW_SECONDS = 60
 # Tests swap this per test so that counters never leak from one test into the next.
@@ -51,15 +51,10 @@ return {n, false}
 _scripts: dict[int, Any] = {}
 
 
-def _redis() -> Any:
-    backend = caches["default"]
-    return backend._cache.get_client(write=True) if isinstance(backend, DocketRedisCache) else None
-
-
 def _count(key: str, read: str | None) -> tuple[int, Any]:
     """Add one to the counter `key` (creating it for this window) and return it, with the value
     stored under `read` if one is named: both in one round trip. Raises if the cache is down."""
-    client = _redis()
+    client = redis_client()
     if client is not None:
         script = _scripts.get(id(client))
         if script is None:  # EVALSHA, loading the script again if the server lost it (a restart)
@@ -87,7 +82,7 @@ def hit(bucket: str, limit: int, *, now: float | None = None) -> Exceeded | None
     now = time.time() if now is None else now
     window = int(now // WINDOW_SECONDS)
     try:
-        count, _ = _count(f"{PREFIX}{bucket}:{window}", None)
+        count, _ = _count(raw_key(f"{PREFIX}{bucket}:{window}"), None)
     except Exception:
         return None
     return _over(limit, count, window, now)
@@ -105,7 +100,7 @@ def hit_and_read(bucket: str, limit: int, read: str, *, now: float | None = None
     now = time.time() if now is None else now
     window = int(now // WINDOW_SECONDS)
     try:
-        count, value = _count(f"{PREFIX}{bucket}:{window}", read)
+        count, value = _count(raw_key(f"{PREFIX}{bucket}:{window}"), read)
     except Exception:
         return CountedRead(None, None, cache_up=False)
     return CountedRead(_over(limit, count, window, now), value, cache_up=True)
@@ -114,9 +109,9 @@ def hit_and_read(bucket: str, limit: int, read: str, *, now: float | None = None
 def peek(bucket: str, *, now: float | None = None) -> int:
     """The bucket's count in this window (0 when unknown): for tests and the console, never the hot path."""
     now = time.time() if now is None else now
-    key = f"{PREFIX}{bucket}:{int(now // WINDOW_SECONDS)}"
+    key = raw_key(f"{PREFIX}{bucket}:{int(now // WINDOW_SECONDS)}")
     with contextlib.suppress(Exception):
-        client = _redis()
+        client = redis_client()
         value = client.get(key) if client is not None else cache.get(key)
         return int(value or 0)
     return 0

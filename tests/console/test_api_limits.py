@@ -14,8 +14,9 @@ from django.core.cache import caches
 from django.test import Client
 from freezegun import freeze_time
 
-from console import ratelimit
+from console import metrics, ratelimit
 from console.api import api as ninja_api
+from console.cache import redis_client
 from console.models import AuditEntry, AuditVerb
 from review import apikeys
 from review.models import ApiKey, Integration, Scope
@@ -290,7 +291,7 @@ def redis_cache(settings: Any) -> Iterator[Any]:
     if not redis_available():
         pytest.skip("needs Redis: set REDIS_URL")
     settings.CACHES = {"default": {"BACKEND": "console.cache.DocketRedisCache", "LOCATION": settings.REDIS_URL}}
-    yield ratelimit._redis()
+    yield redis_client()
 
 
 def count_redis_calls(client: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -328,6 +329,22 @@ def test_on_redis_a_request_costs_one_round_trip_and_the_counter_expires(
     key = f"{ratelimit.PREFIX}key:abc:{int(now // 60)}"
     assert redis_cache.get(key) == b"3"
     assert 0 < redis_cache.ttl(key) <= 65
+
+
+@pytest.mark.redis
+def test_on_redis_keys_written_past_the_cache_framework_carry_its_key_prefix(redis_cache: Any, settings: Any) -> None:
+    # Without the prefix, one test run would read the rate counts and statuses an earlier run left in Redis.
+    from accounts.status import cache_key
+
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": "docket-a"}}
+    now = 1_800_000_030.0
+    ratelimit.hit("key:prefixed", 5, now=now)
+    plain = f"{ratelimit.PREFIX}key:prefixed:{int(now // 60)}"
+    client = redis_client()
+    assert client.get(f"docket-a:{plain}") == b"1"
+    assert client.get(plain) is None
+    assert cache_key(7, "abc") == "docket-a:docket:status:7:abc"
+    assert metrics.claim_key("claimed") == "docket-a:docket:metrics:claim_latency_seconds:claimed"
 
 
 @pytest.mark.redis

@@ -19,7 +19,6 @@ import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from django.db import connection
@@ -58,12 +57,15 @@ DEADLINE = 60.0
 
 
 def use_redis(settings: Settings, redis_url: str) -> None:
-    """What REDIS_URL + DOCKET_TASK_BACKEND=rq configure (console/settings.py), on the private server."""
+    """What REDIS_URL + DOCKET_TASK_BACKEND=rq configure (console/settings.py), on the private server.
+
+    No KEY_PREFIX: the server is this test's alone, and the worker (settings from its environment) must
+    find the keys this process writes.
+    """
     settings.CACHES = {
         "default": {
             "BACKEND": "console.cache.DocketRedisCache",
             "LOCATION": redis_url,
-            "KEY_PREFIX": uuid4().hex,
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }

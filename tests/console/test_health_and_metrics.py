@@ -210,7 +210,7 @@ def test_with_the_immediate_backend_the_task_queue_is_the_work_sweeps_will_send(
 @pytest.fixture
 def in_process(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The histogram in this process's memory, as without REDIS_URL (the Redis path has its own test)."""
-    monkeypatch.setattr(metrics, "_redis", lambda: None)
+    monkeypatch.setattr(metrics, "redis_client", lambda: None)
     metrics.LOCAL.clear()
 
 
@@ -255,11 +255,11 @@ def test_the_histogram_is_cumulative_and_its_labels_are_escaped(in_process) -> N
 @pytest.mark.redis
 @pytest.mark.django_db
 def test_with_redis_every_process_adds_to_one_histogram_in_redis(scrape, reviewer) -> None:
-    from console.metrics import CLAIM_KEY, _redis
+    from console.cache import redis_client
 
-    client = _redis()
+    client = redis_client()
     assert client is not None, "REDIS_URL makes the cache Redis"
-    keys = [CLAIM_KEY.format(outcome=o) for o in metrics.CLAIM_OUTCOMES]
+    keys = [metrics.claim_key(o) for o in metrics.CLAIM_OUTCOMES]
     client.delete(*keys)
     try:
         make_case(prompt="to claim in redis")
@@ -279,7 +279,7 @@ def test_a_redis_that_does_not_answer_costs_a_claim_one_try_then_is_left_alone(m
             tries.append("pipeline")
             raise ConnectionError("no route to host")
 
-    monkeypatch.setattr(metrics, "_redis", lambda: Broken())
+    monkeypatch.setattr(metrics, "redis_client", lambda: Broken())
     monkeypatch.setattr(metrics, "_redis_down_until", 0.0)
     metrics.observe_claim(0.01, claimed=True)  # must not raise: the claim has already happened
     metrics.observe_claim(0.01, claimed=True)
