@@ -61,16 +61,16 @@ def _fast_passwords(settings) -> None:  # type: ignore[no-untyped-def]
 @pytest.fixture(autouse=True)
 def _own_cache(settings) -> None:  # type: ignore[no-untyped-def]
     # The cache is Redis in CI: it outlives a test and a whole run (a second run within the
-    # keys' lifetime found a dashboard panel the first had drawn). Each test keys its own.
+    # keys' lifetime found a dashboard panel the first had drawn). Each test keys its own:
+    # panels, sign-in and rate-limit counts, statuses. A test that sets CACHES keeps this prefix.
     default = settings.CACHES["default"]
     settings.CACHES = {**settings.CACHES, "default": {**default, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
 
 
-@pytest.fixture(autouse=True)
-def _own_sign_in_counts(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Failed sign-ins are counted in the cache, which outlives a test (Redis in CI):
-    # each test counts under its own prefix, so one test's failures never lock out the next.
-    monkeypatch.setattr("console.throttle._PREFIX", f"docket:signin:test-{uuid.uuid4().hex}")
+def use_shared_redis(settings) -> None:  # type: ignore[no-untyped-def]
+    """The default cache on REDIS_URL's server, as in production, under a key prefix of this test's own."""
+    redis = {"BACKEND": "console.cache.DocketRedisCache", "LOCATION": settings.REDIS_URL}
+    settings.CACHES = {"default": {**redis, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
 
 
 @pytest.fixture
@@ -86,17 +86,6 @@ def clock() -> Iterator[Any]:
     get_resolver().url_patterns  # noqa: B018 - imports every URL module
     with freeze_time("2026-11-22 10:00:00") as frozen:
         yield frozen
-
-
-@pytest.fixture(autouse=True)
-def _own_rate_limit_counters(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The counters live in the shared cache (Redis in CI) for a minute: without a prefix of
-    # its own, one test's failed sign-ins from 127.0.0.1 would count against the next test.
-    from uuid import uuid4
-
-    from console import ratelimit
-
-    monkeypatch.setattr(ratelimit, "PREFIX", f"docket:rate:test-{uuid4().hex[:12]}:")
 
 
 def seed_reference_data() -> None:

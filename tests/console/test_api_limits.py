@@ -16,7 +16,7 @@ from freezegun import freeze_time
 
 from console import metrics, ratelimit
 from console.api import api as ninja_api
-from console.cache import redis_client
+from console.cache import raw_key, redis_client
 from console.models import AuditEntry, AuditVerb
 from review import apikeys
 from review.models import ApiKey, Integration, Scope
@@ -286,11 +286,11 @@ def test_behind_a_proxy_the_address_the_proxy_appended_counts(client: Client, se
 
 @pytest.fixture
 def redis_cache(settings: Any) -> Iterator[Any]:
-    from tests.conftest import redis_available
+    from tests.conftest import redis_available, use_shared_redis
 
     if not redis_available():
         pytest.skip("needs Redis: set REDIS_URL")
-    settings.CACHES = {"default": {"BACKEND": "console.cache.DocketRedisCache", "LOCATION": settings.REDIS_URL}}
+    use_shared_redis(settings)
     yield redis_client()
 
 
@@ -326,7 +326,7 @@ def test_on_redis_a_request_costs_one_round_trip_and_the_counter_expires(
     assert results[:2] == [None, None]
     assert results[2] == ratelimit.Exceeded(limit=2, retry_after=30)
     assert calls == ["EVALSHA"] * 3
-    key = f"{ratelimit.PREFIX}key:abc:{int(now // 60)}"
+    key = raw_key(f"{ratelimit.PREFIX}key:abc:{int(now // 60)}")
     assert redis_cache.get(key) == b"3"
     assert 0 < redis_cache.ttl(key) <= 65
 
@@ -336,15 +336,15 @@ def test_on_redis_keys_written_past_the_cache_framework_carry_its_key_prefix(red
     # Without the prefix, one test run would read the rate counts and statuses an earlier run left in Redis.
     from accounts.status import cache_key
 
-    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": "docket-a"}}
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
     now = 1_800_000_030.0
     ratelimit.hit("key:prefixed", 5, now=now)
     plain = f"{ratelimit.PREFIX}key:prefixed:{int(now // 60)}"
     client = redis_client()
-    assert client.get(f"docket-a:{plain}") == b"1"
+    assert client.get(f"{prefix}:{plain}") == b"1"
     assert client.get(plain) is None
-    assert cache_key(7, "abc") == "docket-a:docket:status:7:abc"
-    assert metrics.claim_key("claimed") == "docket-a:docket:metrics:claim_latency_seconds:claimed"
+    assert cache_key(7, "abc") == f"{prefix}:docket:status:7:abc"
+    assert metrics.claim_key("claimed") == f"{prefix}:docket:metrics:claim_latency_seconds:claimed"
 
 
 @pytest.mark.redis

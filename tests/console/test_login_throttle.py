@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from console.models import AuditEntry, AuditVerb
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, use_shared_redis
 from tests.twofactor import next_code, wrong_code
 
 pytestmark = pytest.mark.django_db
@@ -168,7 +168,7 @@ def test_the_counts_are_shared_through_redis(client, reviewer, settings) -> None
 
     from console.cache import DocketRedisCache
 
-    settings.CACHES = {"default": {"BACKEND": "console.cache.DocketRedisCache", "LOCATION": settings.REDIS_URL}}
+    use_shared_redis(settings)
     assert isinstance(caches["default"], DocketRedisCache)
     for _ in range(4):
         _sign_in(client, "rita", "wrong")
